@@ -1,5 +1,5 @@
 #!/bin/sh
-# Usage: rcd-check.sh SCRIPT BINDIR CONFFILE
+# Usage: rcd-check.sh SCRIPT BINDIR CONFFILE (CONFFILE: guestd's default)
 # Checks the configured FreeBSD rc.d script: POSIX sh syntax (sh -n, and dash
 # -n when dash is there), the rcorder(8) header, no unsubstituted @VAR@, and,
 # run against a stub rc.subr, the command line it would start guestd with.
@@ -14,6 +14,7 @@ grep -q '^# PROVIDE: guestd$' "$script" || fail "no '# PROVIDE: guestd'"
 grep -q '^# REQUIRE: DAEMON$' "$script" || fail "no '# REQUIRE: DAEMON'"
 grep -q '^# KEYWORD: nojail shutdown$' "$script" || fail "no '# KEYWORD: nojail shutdown'"
 grep -n '@[A-Z_]*@' "$script" && fail "unsubstituted placeholders"
+grep -qF "\"$conffile\"" "$script" || fail "script does not default to $conffile"
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -40,7 +41,8 @@ out=$(env -i PATH="$PATH" sh "$tmp/guestd" start) || fail "stub run failed"
 expect "rcvar=guestd_enable"
 expect "enable=NO"
 expect "pidfile=/var/run/guestd.pid"
-expect "run=$bindir/guestd  -d -f /var/run/guestd.pid -c $conffile"
+# The default file is guestd's own default: no -c, which would insist on it.
+expect "run=$bindir/guestd  -d -f /var/run/guestd.pid"
 expect "extra=reload configtest"
 out=$(env -i PATH="$PATH" guestd_enable=YES guestd_flags=-v \
 	guestd_config=/tmp/x.conf sh "$tmp/guestd" start) || fail "stub run failed"
