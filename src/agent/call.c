@@ -1,0 +1,48 @@
+/* Completing calls: the handler-facing half of a call's life. */
+#include <stdlib.h>
+
+#include "agent/call.h"
+#include "agent/cmdtab.h"
+#include "agent/conn.h"
+#include "guestd/log.h"
+
+void call_return(struct call *c, json_t *ret)
+{
+	json_t *reply = NULL;
+	if (c->cmd && (c->cmd->flags & GD_CMD_NO_SUCCESS_REPLY))
+		json_decref(ret);
+	else
+		reply = gd_reply_return(ret, c->req.tag, c->req.id);
+	c->done = true;
+	conn_call_done(c->conn, c, reply);
+}
+
+void call_fail(struct call *c, struct gd_err *err)
+{
+	gd_debug("%s: %s failed: %s", c->conn->name, c->req.execute ? c->req.execute : "request",
+		 err->desc ? err->desc : "?");
+	json_t *reply = gd_reply_error(err, c->req.tag, c->req.id);
+	gd_err_clear(err);
+	c->done = true;
+	conn_call_done(c->conn, c, reply);
+}
+
+void call_set_delimited(struct call *c)
+{
+	c->delimited = true;
+}
+
+json_t *call_tag(const struct call *c)
+{
+	return c->req.tag;
+}
+
+const char *call_name(const struct call *c)
+{
+	return c->req.execute;
+}
+
+uv_loop_t *call_loop(const struct call *c)
+{
+	return c->conn->stream ? c->conn->stream->loop : uv_default_loop();
+}

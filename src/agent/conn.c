@@ -1,0 +1,308 @@
+/* Connections: framing, the ordering rule (§4), the in-flight cap and whole-reply writes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/conn.h"
+#include "agent/dispatch.h"
+#include "guestd/log.h"
+#include "platform/platform.h"
+
+#define READ_CHUNK (64u * 1024)
+#define KEEP_OUT (1024u * 1024)    /* reply buffers above this are freed after writing */
+
+static void pump(struct conn *cn);
+
+static struct conn *all_conns;
+
+static void list_unlink(struct call **head, struct call **tail, struct call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else if (tail)
+		*tail = c->prev;
+	c->next = c->prev = NULL;
+}
+
+static void conn_free(struct conn *cn)
+{
+	gd_frame_free(&cn->frame);
+	free(cn->inbuf);
+	gd_buf_free(&cn->out);
+	gd_buf_free(&cn->writing);
+	free(cn);
+}
+
+void conn_unref(struct conn *cn)
+{
+	if (--cn->refs == 0)
+		conn_free(cn);
+}
+
+static void call_free(struct call *c)
+{
+	gd_request_free(&c->req);
+	gd_err_clear(&c->err);
+	json_decref(c->result);
+	free(c);
+}
+
+static void on_close(uv_handle_t *h)
+{
+	struct conn *cn = h->data;
+	free(h);
+	cn->stream = NULL;
+	if (cn->on_end)
+		cn->on_end(cn, cn->end_err, cn->data);
+	conn_unref(cn);
+}
+
+static void close_with(struct conn *cn, int err)
+{
+	if (cn->closing)
+		return;
+	cn->closing = true;
+	cn->end_err = err == UV_EOF ? 0 : err;
+	if (cn->all_prev)
+		cn->all_prev->all_next = cn->all_next;
+	else
+		all_conns = cn->all_next;
+	if (cn->all_next)
+		cn->all_next->all_prev = cn->all_prev;
+	cn->all_next = cn->all_prev = NULL;
+	if (err && err != UV_EOF)
+		gd_info("%s: connection ended: %s", cn->name, uv_strerror(err));
+	else
+		gd_debug("%s: connection ended", cn->name);
+	/* queued calls that never started are dropped; started ones finish and drop their reply */
+	struct call *c = cn->queue_head;
+	while (c) {
+		struct call *next = c->next;
+		if (!c->started) {
+			list_unlink(&cn->queue_head, &cn->queue_tail, c);
+			cn->in_flight--;
+			call_free(c);
+			cn->refs--; /* the stream's reference keeps cn alive */
+		}
+		c = next;
+	}
+	gd_frame_reset(&cn->frame);
+	cn->in_off = cn->in_len = 0;
+	uv_close((uv_handle_t *)cn->stream, on_close);
+}
+
+void conn_close(struct conn *cn)
+{
+	close_with(cn, 0);
+}
+
+void conn_close_all(void)
+{
+	while (all_conns)
+		close_with(all_conns, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct conn *cn = h->data;
+	(void)hint;
+	if (cn->in_off > 0) {
+		memmove(cn->inbuf, cn->inbuf + cn->in_off, cn->in_len - cn->in_off);
+		cn->in_len -= cn->in_off;
+		cn->in_off = 0;
+	}
+	if (cn->in_cap - cn->in_len < READ_CHUNK / 2) {
+		size_t cap = cn->in_len + READ_CHUNK;
+		char *nb = realloc(cn->inbuf, cap);
+		if (nb) {
+			cn->inbuf = nb;
+			cn->in_cap = cap;
+		}
+	}
+	*buf = uv_buf_init(cn->inbuf + cn->in_len, (unsigned)(cn->in_cap - cn->in_len));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct conn *cn = s->data;
+	(void)buf;
+	if (n < 0) {
+		close_with(cn, (int)n);
+		return;
+	}
+	cn->in_len += (size_t)n;
+	pump(cn);
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+	struct conn *cn = w->data;
+	cn->in_flight -= cn->writing_replies;
+	cn->writing_replies = 0;
+	cn->writing.len = 0;
+	if (cn->writing.cap > KEEP_OUT) {
+		gd_buf_free(&cn->writing);
+		pf_mem_trim();
+	}
+	if (status < 0) {
+		close_with(cn, status);
+		return;
+	}
+	if (!cn->closing)
+		pump(cn);
+}
+
+static void flush(struct conn *cn)
+{
+	if (cn->closing || cn->writing_replies || cn->out.len == 0)
+		return;
+	struct gd_buf t = cn->writing;
+	cn->writing = cn->out;
+	cn->out = t;
+	cn->out.len = 0;
+	cn->writing_replies = cn->out_replies;
+	cn->out_replies = 0;
+	uv_buf_t b = uv_buf_init(cn->writing.data, (unsigned)cn->writing.len);
+	cn->wreq.data = cn;
+	int r = uv_write(&cn->wreq, cn->stream, &b, 1, on_write);
+	if (r < 0) {
+		cn->in_flight -= cn->writing_replies;
+		cn->writing_replies = 0;
+		cn->writing.len = 0;
+		close_with(cn, r);
+	}
+}
+
+void conn_call_done(struct conn *cn, struct call *c, json_t *reply)
+{
+	if (c->tagged)
+		list_unlink(&cn->running, NULL, c);
+	else
+		list_unlink(&cn->queue_head, &cn->queue_tail, c);
+	if (reply && !cn->closing && gd_reply_dump(reply, c->delimited, &cn->out) == 0)
+		cn->out_replies++;
+	else
+		cn->in_flight--;
+	json_decref(reply);
+	call_free(c);
+	if (!cn->closing)
+		pump(cn);
+	conn_unref(cn);
+}
+
+static void start_head(struct conn *cn)
+{
+	struct call *c = cn->queue_head;
+	if (c && !c->started)
+		dispatch_call(c);
+}
+
+static void new_call(struct conn *cn, const struct gd_frame_event *ev)
+{
+	struct call *c = calloc(1, sizeof *c);
+	if (!c) {
+		gd_err_log("%s: out of memory: request dropped", cn->name);
+		return;
+	}
+	c->conn = cn;
+	cn->refs++;
+	cn->in_flight++;
+	if (ev->type == GD_FRAME_OBJECT) {
+		if (gd_request_parse(ev->data, ev->len, &c->req, &c->err) < 0)
+			gd_debug("%s: bad request: %s", cn->name, c->err.desc);
+		c->tagged = c->req.tag != NULL;
+	} else {
+		gd_err_set(&c->err, GD_ERR_GENERIC, ev->code, "%s", ev->msg);
+	}
+	if (c->tagged) {
+		c->next = cn->running;
+		if (cn->running)
+			cn->running->prev = c;
+		cn->running = c;
+		dispatch_call(c);
+		return;
+	}
+	c->prev = cn->queue_tail;
+	if (cn->queue_tail)
+		cn->queue_tail->next = c;
+	else
+		cn->queue_head = c;
+	cn->queue_tail = c;
+	start_head(cn);
+}
+
+static void pump(struct conn *cn)
+{
+	if (cn->pumping) {
+		cn->repump = true;
+		return;
+	}
+	cn->pumping = true;
+	cn->refs++; /* a handler may end the connection under us */
+	do {
+		cn->repump = false;
+		start_head(cn);
+		while (!cn->closing && cn->in_flight < cn->max_in_flight) {
+			size_t used = 0;
+			struct gd_frame_event ev;
+			int t = gd_frame_feed(&cn->frame, cn->inbuf + cn->in_off, cn->in_len - cn->in_off,
+					      &used, &ev);
+			cn->in_off += used;
+			if (t == GD_FRAME_NONE)
+				break;
+			if (t == GD_FRAME_OBJECT || t == GD_FRAME_ERROR)
+				new_call(cn, &ev);
+		}
+		if (cn->in_off == cn->in_len)
+			cn->in_off = cn->in_len = 0;
+	} while (cn->repump && !cn->closing);
+	cn->pumping = false;
+	if (!cn->closing) {
+		bool want = cn->in_flight < cn->max_in_flight;
+		if (want && !cn->reading) {
+			if (uv_read_start(cn->stream, on_alloc, on_read) == 0)
+				cn->reading = true;
+		} else if (!want && cn->reading) {
+			uv_read_stop(cn->stream);
+			cn->reading = false;
+		}
+		flush(cn);
+	}
+	conn_unref(cn);
+}
+
+struct conn *conn_new(uv_stream_t *stream, const char *name, conn_end_fn *on_end, void *data)
+{
+	struct conn *cn = calloc(1, sizeof *cn);
+	if (!cn) {
+		uv_close((uv_handle_t *)stream, (uv_close_cb)free);
+		return NULL;
+	}
+	cn->stream = stream;
+	stream->data = cn;
+	cn->refs = 1;
+	cn->all_next = all_conns;
+	if (all_conns)
+		all_conns->all_prev = cn;
+	all_conns = cn;
+	cn->on_end = on_end;
+	cn->data = data;
+	cn->max_in_flight = (unsigned)agent.cfg.max_in_flight;
+	snprintf(cn->name, sizeof cn->name, "%s", name);
+	gd_frame_init(&cn->frame, (size_t)agent.cfg.max_request_size, (unsigned)agent.cfg.max_depth);
+	int r = uv_read_start(stream, on_alloc, on_read);
+	if (r < 0) {
+		gd_warn("%s: cannot read: %s", name, uv_strerror(r));
+		close_with(cn, r);
+		return NULL;
+	}
+	cn->reading = true;
+	gd_debug("%s: connected", name);
+	return cn;
+}

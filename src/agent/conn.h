@@ -1,0 +1,57 @@
+/* A connection: one byte stream from the host (a socket client, or a character device while the
+ * host is attached). It frames requests, keeps the ordering rule and writes replies whole. */
+#ifndef GUESTD_CONN_H
+#define GUESTD_CONN_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "agent/call.h"
+#include "guestd/frame.h"
+#include "guestd/proto.h"
+
+struct conn;
+/* Called once when the connection has ended (peer gone, read error, or conn_close); err is 0 on
+ * a clean EOF or close, else a negative libuv error. The stream is closed by then. */
+typedef void conn_end_fn(struct conn *cn, int err, void *data);
+
+struct conn {
+	uv_stream_t *stream;          /* owned; NULL once closed */
+	struct gd_frame frame;
+	char *inbuf;                  /* bytes read but not framed yet (kept under backpressure) */
+	size_t in_off, in_len, in_cap;
+	struct call *queue_head;      /* untagged calls, FIFO; the head may be running */
+	struct call *queue_tail;
+	struct call *running;         /* started calls not yet done (tagged, and the queue head) */
+	unsigned in_flight;           /* calls not yet answered + replies not yet written */
+	unsigned max_in_flight;
+	struct gd_buf out;            /* replies waiting to be written */
+	unsigned out_replies;
+	struct gd_buf writing;        /* replies handed to uv_write */
+	unsigned writing_replies;
+	uv_write_t wreq;
+	bool reading, closing, pumping, repump;
+	unsigned refs;                /* the stream + one per live call */
+	int end_err;                  /* passed to on_end */
+	struct conn *all_next, *all_prev; /* every open connection, for shutdown */
+	conn_end_fn *on_end;
+	void *data;
+	char name[64];                /* for logs: "unix #3", "virtio-serial" */
+};
+
+/* Takes ownership of stream (already initialised, e.g. uv_pipe_open/accept) and starts reading.
+ * Returns NULL on ENOMEM (the stream is then closed). */
+struct conn *conn_new(uv_stream_t *stream, const char *name, conn_end_fn *on_end, void *data);
+/* Stops serving: closes the stream, drops queued calls; running calls finish and their replies
+ * are dropped. on_end is called. */
+void conn_close(struct conn *cn);
+
+/* Closes every open connection (shutdown). */
+void conn_close_all(void);
+
+/* call.c → conn.c: a call of cn has completed with reply (stolen; NULL when none is sent). */
+void conn_call_done(struct conn *cn, struct call *c, json_t *reply);
+/* Drops one reference (a call that outlived its connection). */
+void conn_unref(struct conn *cn);
+
+#endif
