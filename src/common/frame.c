@@ -216,9 +216,13 @@ int gd_frame_feed(struct gd_frame *f, const char *data, size_t len, size_t *used
 			continue;
 		}
 		case GD_FS_OBJECT: {
+			/* scan no further than the size cap, so that where the reads fall never
+			 * changes whether a request is over it */
 			size_t start = i;
+			size_t room = f->max_size - f->objlen;
+			size_t lim = len - i > room ? i + room : len;
 			bool done = false, limit = false, reset = false;
-			size_t end = scan(f, data, i, len, true, &done, &limit, &reset);
+			size_t end = scan(f, data, i, lim, true, &done, &limit, &reset);
 			if (reset) {
 				gd_frame_reset(f);
 				*used = end;
@@ -226,17 +230,15 @@ int gd_frame_feed(struct gd_frame *f, const char *data, size_t len, size_t *used
 				return GD_FRAME_RESET;
 			}
 			size_t n = end - start;
-			if (f->objlen + n > f->max_size) {
-				/* the object (or what we have of it) is too big: report it now, once, and
-				 * skip the rest of it without buffering */
-				*used = end;
-				if (done) {
+			if (!done && !limit && end == lim && lim < len) {
+				/* one byte more than the cap is here */
+				if ((unsigned char)data[lim] == 0xFF) {
 					gd_frame_reset(f);
-					snprintf(f->msg, sizeof f->msg,
-						 "request exceeds the maximum size of %zu bytes",
-						 f->max_size);
-					return ev_error(ev, E2BIG, f->msg);
+					*used = lim + 1;
+					ev->type = GD_FRAME_RESET;
+					return GD_FRAME_RESET;
 				}
+				*used = end;
 				return over_limit(f, ev, "size");
 			}
 			if (limit) {
