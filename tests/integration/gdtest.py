@@ -54,7 +54,7 @@ def check_reply(tc, reply, request=None):
     """Asserts that reply obeys PROTOCOL.md §3 (and its command's schema when known)."""
     tc.assertIsInstance(reply, dict)
     tc.assertTrue(("return" in reply) != ("error" in reply), f"exactly one of return/error: {reply}")
-    allowed = {"return", "error", "tag", "id"}
+    allowed = {"return", "error", "tag", "id", "_ff"}
     tc.assertFalse(set(reply) - allowed, f"unexpected members in {reply}")
     if request is not None and isinstance(request, dict):
         for k in ("tag", "id"):
