@@ -76,18 +76,20 @@ fi
 if [ "$STAT" != 0 ] && [ -n "$AGENT_PID" ]; then
 	(
 		while :; do
-			s=0 state=dead
+			s=0 state=dead rss=0
 			for f in /proc/$AGENT_PID/task/*/status; do
 				[ -r "$f" ] || continue
 				while read k v rest; do
 					case $k in
 					State:) [ "$v" = Z ] || state=alive ;;
+					VmRSS:) rss=$v ;;
 					voluntary_ctxt_switches:|nonvoluntary_ctxt_switches:) s=$((s+v)) ;;
 					esac
 				done < "$f"
 			done
 			read up idle < /proc/uptime
-			if [ $state = alive ]; then echo "GDSTAT $up $AGENT_PID $s"; else echo "GDSTAT $up $AGENT_PID dead"; fi
+			# GDSTAT <uptime> <pid> <context switches, all threads> <VmRSS kB>
+			if [ $state = alive ]; then echo "GDSTAT $up $AGENT_PID $s $rss"; else echo "GDSTAT $up $AGENT_PID dead"; fi
 			sleep "$STAT"
 		done
 	) &

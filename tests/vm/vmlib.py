@@ -697,9 +697,11 @@ class VM:
 
     # -- console log ----------------------------------------------------------------------
 
-    def console(self):
+    def console(self, since=0):
+        """The console log from byte offset SINCE, as text."""
         try:
             with open(self.console_log, "rb") as f:
+                f.seek(since)
                 return f.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
@@ -721,12 +723,15 @@ class VM:
         return "\n".join([l for i, l in enumerate(lines) if i not in drop][-n:])
 
     def stats(self, since=0):
-        """[(uptime, pid, count or None if dead)] from GDSTAT lines at byte offset >= SINCE."""
-        text = self.console()[since:]
+        """[(uptime, pid, context switches or None if dead, VmRSS kB or None)] from the GDSTAT
+        lines at byte offset >= SINCE of the console log."""
+        text = self.console(since)
+        text = text[:text.rfind("\n") + 1]  # complete lines only
         out = []
-        for m in re.finditer(r"^GDSTAT (\d+\.\d+) (\d+) (\d+|dead)\s*$", text, re.M):
+        for m in re.finditer(r"^GDSTAT (\d+\.\d+) (\d+) (\d+|dead)(?: (\d+))?\s*$", text, re.M):
             out.append((float(m.group(1)), int(m.group(2)),
-                        None if m.group(3) == "dead" else int(m.group(3))))
+                        None if m.group(3) == "dead" else int(m.group(3)),
+                        int(m.group(4)) if m.group(4) else None))
         return out
 
     def console_size(self):
