@@ -61,7 +61,8 @@ def ordered_steps():
 
 
 class Ctx:
-    def __init__(self, vm, q, agent):
+    def __init__(self, vm, q, agent, guestctl=None):
+        self.guestctl = guestctl
         self.vm = vm
         self.q = q
         self.agent = agent
@@ -297,6 +298,57 @@ def _(c):
     check(r.get("tag") == "e1", "tagged error reply without its tag: %r" % r)
 
 
+@step("pipelined-200")
+def _(c):
+    # More than the in-flight cap (64) in one write: guestd stops reading, nothing is dropped.
+    ids = [next_id() for _ in range(200)]
+    c.q.send(b"".join(c.q.request("guest-sync", {"id": i}) for i in ids))
+    got = [expect_return(c.q.read_reply(), None, "pipelined #%d" % n) for n in range(200)]
+    if got != ids:
+        n = next(n for n in range(200) if got[n] != ids[n])
+        raise StepFail("replies out of order: #%d is %r, expected %r" % (n, got[n], ids[n]))
+
+
+@step("ff-discards-partial")
+def _(c):
+    # PROTOCOL.md 1: 0xFF discards the partial request; guestd does not answer the 0xFF itself
+    # (qemu-ga answers it with an error).
+    sid, end = next_id(), next_id()
+    c.q.send(b'{"execute": "guest-sync", "arguments": {"id": 1, "x": "unterminated')
+    time.sleep(0.05)
+    c.q.send(b"\xff" + c.q.request("guest-sync", {"id": sid}))
+    replies = collect_until(c, sid)
+    errors = [r for r in replies[:-1] if "error" in r]
+    check(len(errors) == len(replies) - 1, "unexpected replies %r" % replies)
+    if c.is_guestd:
+        check(not errors, "0xFF was answered with an error: %r" % errors)
+    c.q.send(c.q.request("guest-sync", {"id": end}))
+    late = collect_until(c, end)[:-1]
+    check(not late, "late replies %r" % late)
+    return None if c.is_guestd else "%d error(s) for the 0xFF" % len(errors)
+
+
+@step("guestctl")
+def _(c):
+    import subprocess
+    if not c.guestctl:
+        raise StepSkip("no guestctl binary given (--guestctl)")
+    # QEMU's chardev takes one client at a time: hand the socket over to guestctl.
+    c.q.close()
+    c.q = None
+    outs = []
+    for args in (["ping"], ["info"], ["call", "guest-sync", '{"id": 4242}']):
+        r = subprocess.run([c.guestctl, "-s", c.vm.sock, "-t", "20"] + args,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=60)
+        check(r.returncode == 0, "guestctl %s: exit %d: %s" % (" ".join(args), r.returncode,
+                                                              r.stderr.strip()[-300:]))
+        outs.append(r.stdout)
+    check("4242" in outs[2], "guestctl call guest-sync printed %r" % outs[2][:200])
+    check("guest-ping" in outs[1], "guestctl info lists no guest-ping: %r" % outs[1][:200])
+    c.reconnect()
+
+
 @step("unknown-command")
 def _(c):
     expect_error(c, c.call("guest-no-such-command"), "CommandNotFound", "unknown command")
@@ -469,9 +521,9 @@ def _(c):
 # ---------------------------------------------------------------------------------------------
 # runner
 
-def run_sequence(vm, q, agent, only=None, out=print):
-    """Run the steps; returns (passed, failed, skipped, metrics)."""
-    c = Ctx(vm, q, agent)
+def run_sequence(vm, q, agent, only=None, out=print, guestctl=None):
+    """Run the steps; returns (passed, failed, skipped, metrics, failures)."""
+    c = Ctx(vm, q, agent, guestctl)
     passed = failed = skipped = 0
     failures = []
     for s in ordered_steps():

@@ -24,6 +24,7 @@ def main():
     ap.add_argument("--agent", default="guestd", choices=["guestd", "qemu-ga"])
     ap.add_argument("--binary", help="agent binary on the host (default: BUILD/guestd, "
                     "/usr/sbin/qemu-ga)")
+    ap.add_argument("--guestctl", help="guestctl binary for the guestctl step (optional)")
     ap.add_argument("--build-dir", default=None, help="meson build dir (scratch and cache)")
     ap.add_argument("--only", help="comma-separated step names")
     ap.add_argument("--list", action="store_true", help="list the steps and exit")
@@ -61,7 +62,8 @@ def main():
         print("[vm] %s booted (%s) in %.2f s; console log %s" % (
             agent.name, ",".join(vm.accel_used), boot, vm.console_log), flush=True)
         passed, failed, skipped, metrics, failures = conformance.run_sequence(
-            vm, q, agent, only, out=lambda s: print(s, flush=True))
+            vm, q, agent, only, out=lambda s: print(s, flush=True),
+            guestctl=os.path.abspath(args.guestctl) if args.guestctl else None)
         if failures:
             print("\n--- failures ---")
             for name, msg in failures:

@@ -771,6 +771,10 @@ def boot_and_sync(vm, timeout=120):
             t = time.monotonic() - vm.t_start
             q.sync()  # a clean, fresh sync before the caller starts
             return q, t
+        st = vm.stats()
+        if st and st[-1][2] is None:
+            raise RuntimeError("the agent died during boot\n--- console ---\n%s"
+                               % vm.console_tail())
         if not vm.running():
             raise RuntimeError("qemu exited during boot (rc=%s)\n--- console ---\n%s"
                                % (vm.proc.returncode, vm.console_tail()))
