@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Install the build into a scratch DESTDIR and check the tree.
 
-Usage: check-install.py MESON BUILDDIR PREFIX BINDIR MANDIR DOCDIR HOST_OS
+Usage: check-install.py MESON BUILDDIR PREFIX BINDIR SBINDIR MANDIR DOCDIR HOST_OS
 
 Runs "meson install -C BUILDDIR --destdir TMP --no-rebuild" and checks that
 the programs, the man pages, the documents and the service files for HOST_OS
@@ -16,7 +16,7 @@ import tempfile
 
 
 def main():
-    meson, builddir, prefix, bindir, mandir, docdir, host_os = sys.argv[1:8]
+    meson, builddir, prefix, bindir, sbindir, mandir, docdir, host_os = sys.argv[1:9]
     failures = []
 
     with tempfile.TemporaryDirectory(prefix="guestd-install-") as destdir:
@@ -52,11 +52,11 @@ def main():
             else:
                 failures.append(f"missing .../{tail}")
 
-        for prog in ("guestd", "guestctl"):
-            want(under(bindir, prog), executable=True)
+        want(under(sbindir, "guestd"), executable=True)
+        want(under(bindir, "guestctl"), executable=True)
         for sect, page in (("1", "guestctl.1"), ("5", "guestd.conf.5"), ("8", "guestd.8")):
             want(under(mandir, "man" + sect, page))
-        for doc in ("protocol.md", "plugins.md", "design.md"):
+        for doc in ("protocol.md", "plugins.md", "design.md", "commands.md"):
             want(under(docdir, doc))
         if host_os == "linux":
             want_somewhere("systemd/system/guestd.service")

@@ -1,9 +1,9 @@
 #!/bin/sh
-# Usage: rcd-check.sh SCRIPT BINDIR CONFFILE (CONFFILE: guestd's default)
+# Usage: rcd-check.sh SCRIPT SBINDIR CONFFILE (CONFFILE: guestd's default)
 # Checks the configured FreeBSD rc.d script: POSIX sh syntax (sh -n, and dash
 # -n when dash is there), the rcorder(8) header, no unsubstituted @VAR@, and,
 # run against a stub rc.subr, the command line it would start guestd with.
-script=$1 bindir=$2 conffile=$3
+script=$1 sbindir=$2 conffile=$3
 fail() { echo "FAIL: $*"; exit 1; }
 
 sh -n "$script" || fail "sh -n $script"
@@ -42,10 +42,10 @@ expect "rcvar=guestd_enable"
 expect "enable=NO"
 expect "pidfile=/var/run/guestd.pid"
 # The default file is guestd's own default: no -c, which would insist on it.
-expect "run=$bindir/guestd  -d -f /var/run/guestd.pid"
+expect "run=$sbindir/guestd  -d -f /var/run/guestd.pid"
 expect "extra=reload configtest"
 out=$(env -i PATH="$PATH" guestd_enable=YES guestd_flags=-v \
 	guestd_config=/tmp/x.conf sh "$tmp/guestd" start) || fail "stub run failed"
 expect "enable=YES"
-expect "run=$bindir/guestd -v -d -f /var/run/guestd.pid -c /tmp/x.conf"
+expect "run=$sbindir/guestd -v -d -f /var/run/guestd.pid -c /tmp/x.conf"
 echo "ok   $script"
