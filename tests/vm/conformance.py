@@ -494,6 +494,69 @@ def _(c):
     return note
 
 
+@step("idle-connected")
+def _(c):
+    # Host connected but silent: no timers, no polling.
+    vm = c.vm
+    c.q.sync()
+    time.sleep(0.5)
+    since = vm.console_size()
+    first = vm.wait_stat(lambda s: True, since, timeout=10)
+    check(first is not None and first[2] is not None, "no GDSTAT line for a live agent")
+    last = vm.wait_stat(lambda s: s[0] >= first[0] + 3.0, since, timeout=20)
+    check(last is not None and last[2] is not None, "no GDSTAT line 3 s later")
+    n, secs = last[2] - first[2], last[0] - first[0]
+    note = "%d context switches in %.1f s with the host connected and silent" % (n, secs)
+    if c.is_guestd:
+        check(n == 0, "agent woke up while idle: " + note)
+    expect_return(c.call("guest-ping"), {}, "ping after the idle window")
+    return note
+
+
+def _supported(c, name):
+    if "_commands" not in c.metrics:
+        info = c.ret("guest-info")
+        c.metrics["_commands"] = {e["name"]: e.get("enabled") for e in info["supported_commands"]}
+    return c.metrics["_commands"].get(name)
+
+
+@step("file-read-disk")
+def _(c):
+    # Read the virtio data disk through guest-file-*: a small text file, then 16 MiB in 4 MiB
+    # reads (5.6 MB reply lines).  Skipped only while the agent does not list the commands.
+    import hashlib
+    for n in ("guest-file-open", "guest-file-read", "guest-file-close"):
+        if not _supported(c, n):
+            raise StepSkip("%s not in guest-info" % n)
+    h = c.ret("guest-file-open", {"path": vmlib.DATA_MOUNT + "/hello.txt", "mode": "r"})
+    check(isinstance(h, int), "guest-file-open returned %r" % (h,))
+    r = c.ret("guest-file-read", {"handle": h, "count": 4096})
+    data = base64.b64decode(r["buf-b64"])
+    check(data == b"hello from the guestd test disk\n", "hello.txt read as %r" % data[:100])
+    check(r.get("count") == len(data), "count %r for %d bytes" % (r.get("count"), len(data)))
+    r = c.ret("guest-file-read", {"handle": h, "count": 4096})
+    check(r.get("eof") is True and r.get("count") == 0, "no eof at the end: %r" % r)
+    c.ret("guest-file-close", {"handle": h})
+    h = c.ret("guest-file-open", {"path": vmlib.BENCH_FILE})
+    sha, total, t0 = hashlib.sha256(), 0, time.monotonic()
+    while True:
+        r = c.ret("guest-file-read", {"handle": h, "count": 4 << 20}, timeout=60)
+        chunk = base64.b64decode(r["buf-b64"])
+        sha.update(chunk)
+        total += len(chunk)
+        if r.get("eof") or not chunk:
+            break
+    dt = time.monotonic() - t0
+    c.ret("guest-file-close", {"handle": h})
+    check(total == vmlib.BENCH_FILE_SIZE, "read %d bytes, expected %d" % (total,
+                                                                       vmlib.BENCH_FILE_SIZE))
+    check(sha.hexdigest() == hashlib.sha256(vmlib.bench_file_bytes()).hexdigest(),
+          "16 MiB file content differs")
+    e = expect_error(c, c.call("guest-file-read", {"handle": h, "count": 1}), None,
+                     "read on a closed handle")
+    return "16 MiB at %.1f MiB/s" % (total / dt / (1 << 20))
+
+
 @step("guest-shutdown", last=True)
 def _(c):
     c.q.send(c.q.request("guest-shutdown"))

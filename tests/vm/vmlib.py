@@ -155,13 +155,20 @@ def ensure_kernel(cache):
         have = open(stamp).read().strip() if os.path.exists(stamp) else None
         want = resolve_kernel_package()
         if want is None and have is None:
+            _apt_tools()
             raise Skip("cannot find %s's kernel package with apt-cache (run apt-get update?)"
                        % KERNEL_META)
         if want and want != have:
-            apt_download_extract(want, kroot, cache)
-            with open(stamp, "w") as f:
-                f.write(want + "\n")
-            have = want
+            try:
+                apt_download_extract(want, kroot, cache)
+            except Skip as e:
+                if have is None:
+                    raise
+                log("%s; keeping the cached %s" % (e, have))
+            else:
+                with open(stamp, "w") as f:
+                    f.write(want + "\n")
+                have = want
         boot = os.path.join(kroot, "boot")
         versions = [f[len("vmlinuz-"):] for f in os.listdir(boot) if f.startswith("vmlinuz-")]
         if not versions:
