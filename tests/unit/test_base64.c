@@ -124,9 +124,9 @@ static void expect_reject(const char *s)
 {
 	unsigned char *dec;
 	long r = decode(s, strlen(s), &dec);
+	free(dec);
 	if (r != -EINVAL)
 		fail_msg("'%s' decoded to %ld, want -EINVAL", s, r);
-	free(dec);
 }
 
 static void test_reject_bad_length(void **state)

@@ -615,9 +615,11 @@ static void test_dump_round_trip_many_v(void **state)
 	char *dump1 = strdup(g_out);
 	config_free(&g_cfg);
 	config_defaults(&g_cfg);
-	assert_int_equal(LOAD("-c", write_file("vvvv.conf", dump1), "-D"), CONFIG_EXIT_OK);
-	assert_string_equal(g_out, dump1);
+	enum config_action a = LOAD("-c", write_file("vvvv.conf", dump1), "-D");
+	int same = strcmp(g_out, dump1) == 0;
 	free(dump1);
+	if (a != CONFIG_EXIT_OK || !same)
+		fail_msg("the dump of -vvvv does not read back: %s", g_err);
 }
 
 /* BUG (src/agent/config.c load_file: the system inih reads at most INI_MAX_LINE = 200 bytes

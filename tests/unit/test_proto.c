@@ -318,7 +318,9 @@ static void test_reply_error_shape(void **state)
 static void test_dump_one_newline(void **state)
 {
 	/* a newline inside a value is escaped: the only raw '\n' is the last byte */
-	json_t *r = gd_reply_return(json_string("line1\nline2\r\n"), json_string("a\nb"), NULL);
+	json_t *tag = json_string("a\nb");
+	json_t *r = gd_reply_return(json_string("line1\nline2\r\n"), tag, NULL);
+	json_decref(tag);
 	char *s = dump(r, false);
 	size_t n = strlen(s);
 	assert_true(n > 1);
