@@ -404,6 +404,21 @@ static void test_size_cap_ff_while_skipping(void **state)
 	free(big);
 }
 
+static void test_size_cap_ff_right_after_cap(void **state)
+{
+	/* 64 bytes of an unfinished object, then 0xFF as the 65th byte: the object never went
+	 * over the cap, so only the reset is reported, wherever the reads fall */
+	char *big = make_object(200, "a");
+	char in[256];
+	int n = snprintf(in, sizeof in, "%.*s\xff{}", 64, big);
+	assert_int_equal(n, 67);
+	check_all_splits(64, 64, in, (size_t)n, "R\nO{}\n");
+	/* one byte more and it did */
+	n = snprintf(in, sizeof in, "%.*s\xff{}", 65, big);
+	check_all_splits(64, 64, in, (size_t)n, "EE2BIG\nR\nO{}\n");
+	free(big);
+}
+
 static void test_size_cap_counts_whole_object(void **state)
 {
 	/* the cap is on the object, not on one feed: 40 + 40 bytes of one object is over 64 */
@@ -706,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_size_cap_no_buffering),
 		cmocka_unit_test(test_size_cap_one_error_many_feeds),
 		cmocka_unit_test(test_size_cap_ff_while_skipping),
+		cmocka_unit_test(test_size_cap_ff_right_after_cap),
 		cmocka_unit_test(test_size_cap_counts_whole_object),
 		cmocka_unit_test(test_depth_cap),
 		cmocka_unit_test(test_depth_exactly_at_limit),
