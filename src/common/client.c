@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "guestd/client.h"
+#include "guestd/jsonfast.h"
 #include "guestd/limits.h"
 #include "guestd/proto.h"
 
@@ -159,7 +160,10 @@ int gd_client_recv(struct gd_client *c, json_t **reply, struct gd_err *err)
 	if (t < 0)
 		return t;
 	json_error_t je;
-	json_t *v = json_loadb(ev.data, ev.len, 0, &je);
+	/* large replies (file reads) take the fast parser; jansson does the rest */
+	json_t *v = ev.len >= 64 * 1024 ? gd_json_load_fast(ev.data, ev.len, 0) : NULL;
+	if (!v)
+		v = json_loadb(ev.data, ev.len, 0, &je);
 	if (!v)
 		return gd_err_set(err, GD_ERR_GENERIC, EPROTO, "bad reply from the agent: %s", je.text);
 	*reply = v;
