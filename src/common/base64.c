@@ -1,4 +1,4 @@
-/* Base64 glue over nettle (RFC 4648 standard alphabet, padded). */
+/* Base64 (RFC 4648 standard alphabet, padded): encoding by nettle, strict decoding here. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,20 +33,72 @@ size_t gd_b64_decoded_max(size_t len)
 	return BASE64_DECODE_LENGTH(len);
 }
 
+/* Character values of the standard alphabet; -1 for everything else ('=' included). */
+static const int16_t dtab[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+/* A strict decoder of its own (RFC 4648 §3.3 and §3.5): nettle's accepts whitespace, missing
+ * padding, and a last quantum with three '=', and it goes one character at a time through a
+ * function call, which made it the bottleneck of guest-file-write. This one takes four
+ * characters a step. */
 long gd_b64_decode(void *dst, const char *src, size_t len)
 {
-	/* nettle ignores whitespace and accepts missing padding; the wire format is strict */
 	if (len % 4 != 0)
 		return -EINVAL;
-	struct base64_decode_ctx ctx;
-	base64_decode_init(&ctx);
-	size_t out = BASE64_DECODE_LENGTH(len);
-	for (size_t i = 0; i < len; i++) {
-		char c = src[i];
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+	if (len == 0)
+		return 0;
+	const unsigned char *s = (const unsigned char *)src;
+	unsigned char *d = dst;
+	size_t body = len - 4;   /* every quantum but the last has no padding */
+	for (size_t i = 0; i < body; i += 4) {
+		int32_t a = dtab[s[i]], b = dtab[s[i + 1]], c = dtab[s[i + 2]], e = dtab[s[i + 3]];
+		if ((a | b | c | e) < 0)
 			return -EINVAL;
+		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)e;
+		d[0] = (unsigned char)(v >> 16);
+		d[1] = (unsigned char)(v >> 8);
+		d[2] = (unsigned char)v;
+		d += 3;
 	}
-	if (!base64_decode_update(&ctx, &out, dst, len, src) || !base64_decode_final(&ctx))
+	s += body;
+	int32_t a = dtab[s[0]], b = dtab[s[1]];
+	if ((a | b) < 0)
 		return -EINVAL;
-	return (long)out;
+	*d++ = (unsigned char)(a << 2 | b >> 4);
+	if (s[2] == '=') {
+		/* one byte: "xx==", and the bits past it must be zero (canonical) */
+		if (s[3] != '=' || (b & 0xf) != 0)
+			return -EINVAL;
+		return (long)(body / 4 * 3 + 1);
+	}
+	int32_t c = dtab[s[2]];
+	if (c < 0)
+		return -EINVAL;
+	*d++ = (unsigned char)((b & 0xf) << 4 | c >> 2);
+	if (s[3] == '=') {
+		if ((c & 3) != 0)
+			return -EINVAL;
+		return (long)(body / 4 * 3 + 2);
+	}
+	int32_t e = dtab[s[3]];
+	if (e < 0)
+		return -EINVAL;
+	*d = (unsigned char)((c & 3) << 6 | e);
+	return (long)(body / 4 * 3 + 3);
 }
