@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctl/cmdlist.h"
+#include "ctl/ctl.h"
 #include "gd_config.h"
 #include "guestd/client.h"
 
@@ -23,7 +24,15 @@ static void usage(FILE *out)
 		"  ping                check that the agent answers\n"
 		"  info                print the agent's version and commands\n"
 		"  call NAME [JSON]    run command NAME with arguments JSON; print its return\n"
-		"  commands            list the agent commands this guestctl knows\n");
+		"  commands            list the agent commands this guestctl knows\n"
+		"  cp [-q] [--sha256] LOCAL :GUESTPATH\n"
+		"  cp [-q] [--sha256] :GUESTPATH LOCAL\n"
+		"                      copy a file into or out of the guest (LOCAL may be -), in\n"
+		"                      4 MiB chunks, replacing the destination atomically; --sha256\n"
+		"                      checks the copy against guest-file-checksum\n"
+		"  cat :GUESTPATH...   print guest files\n"
+		"  ls :GUESTPATH       list a guest directory\n"
+		"  stat :GUESTPATH     describe a guest file\n");
 }
 
 static void list_commands(void)
@@ -95,6 +104,28 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "commands") == 0) {
 		list_commands();
 		return 0;
+	}
+	static const struct {
+		const char *name;
+		int (*fn)(struct gd_client *, int, char **);
+	} filecmds[] = {
+		{ "cp", ctl_cp }, { "cat", ctl_cat }, { "ls", ctl_ls }, { "stat", ctl_stat },
+	};
+	for (size_t i = 0; i < sizeof filecmds / sizeof filecmds[0]; i++) {
+		if (strcmp(cmd, filecmds[i].name) != 0)
+			continue;
+		if (!sock) {
+			fprintf(stderr, "guestctl: no socket: use -s PATH or set GUESTD_SOCKET\n");
+			return 2;
+		}
+		struct gd_client fcl;
+		struct gd_err ferr = GD_ERR_INIT;
+		if (gd_client_connect(&fcl, sock, (int)timeout * 1000, &ferr) < 0 ||
+		    gd_client_sync(&fcl, &ferr) < 0)
+			return fail(&ferr);
+		int st = filecmds[i].fn(&fcl, argc - optind + 1, argv + optind - 1);
+		gd_client_close(&fcl);
+		return st;
 	}
 	const char *name = NULL;
 	json_t *args = NULL;
