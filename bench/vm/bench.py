@@ -10,7 +10,8 @@ For each agent: boot the guest and measure
     (best of 3 passes; 'n/a' while the agent lacks guest-file-*)
   - the agent's idle wake-ups/s while the host is disconnected (context switches of all its
     threads, read from /proc inside the guest)
-  - the agent's RSS after the reads (VmRSS, MiB)
+  - the agent's RSS after the reads (VmRSS, MiB), and its CPU time per ping and per MiB read
+    (utime+stime from /proc/PID/stat in the guest, 10 ms ticks)
 then print a table with the ratio guestd/qemu-ga.  Exit 77 if no VM can be run here.
 """
 
@@ -71,6 +72,12 @@ def read_file_once(q, path, want_sha):
     return total / dt / (1 << 20)
 
 
+def next_cpu(vm):
+    """The agent's CPU seconds from the next GDSTAT sample written from now on."""
+    s = vm.wait_stat(lambda s: s[4] is not None, vm.console_size(), timeout=10)
+    return s[4] if s else None
+
+
 def bench_agent(agent, build, pings):
     res = {"agent": agent.name}
     kernel, initrd, disk, work = vmlib.prepare(agent, build, "bench-" + agent.name)
@@ -79,15 +86,24 @@ def bench_agent(agent, build, pings):
         q, res["first_pong_s"] = vmlib.boot_and_sync(vm)
         res["accel"] = ",".join(vm.accel_used)
         bench_pings(q, min(200, pings))  # warm-up
+        cpu0 = next_cpu(vm)
         res["pings_per_s"] = bench_pings(q, pings)
+        cpu1 = next_cpu(vm)
+        res["ping_cpu_us"] = (cpu1 - cpu0) / pings * 1e6 if None not in (cpu0, cpu1) else None
         want = hashlib.sha256(vmlib.bench_file_bytes()).hexdigest()
         best = None
+        passes = 0
         for _ in range(3):
             v = read_file_once(q, vmlib.BENCH_FILE, want)
             if v is None:
                 break
+            passes += 1
             best = v if best is None else max(best, v)
+        cpu2 = next_cpu(vm)
         res["read_mib_s"] = best
+        if passes and None not in (cpu1, cpu2):
+            res["read_cpu_ms_per_mib"] = (cpu2 - cpu1) * 1000 / (passes * vmlib.BENCH_FILE_SIZE
+                                                                  / (1 << 20))
         q.sync()
         c = conformance.Ctx(vm, q, agent)
         n, secs = conformance.measure_idle(c)
@@ -103,7 +119,9 @@ def bench_agent(agent, build, pings):
 ROWS = [
     ("boot to first pong (s)", "first_pong_s", "%.2f"),
     ("pings/s (1 in flight)", "pings_per_s", "%.0f"),
+    ("agent CPU per ping (us)", "ping_cpu_us", "%.0f"),
     ("file read (MiB/s)", "read_mib_s", "%.1f"),
+    ("agent CPU per MiB read (ms)", "read_cpu_ms_per_mib", "%.0f"),
     ("idle wakeups/s (host away)", "idle_wakeups_per_s", "%.2f"),
     ("RSS after reads (MiB)", "rss_mib", "%.1f"),
 ]

@@ -87,9 +87,14 @@ if [ "$STAT" != 0 ] && [ -n "$AGENT_PID" ]; then
 					esac
 				done < "$f"
 			done
+			cpu=0
+			if read -r line < /proc/$AGENT_PID/stat; then
+				set -- ${line##*) }   # fields from the 3rd on: utime is the 14th, stime the 15th
+				cpu=$((${12} + ${13}))
+			fi 2>/dev/null
 			read up idle < /proc/uptime
-			# GDSTAT <uptime> <pid> <context switches, all threads> <VmRSS kB>
-			if [ $state = alive ]; then echo "GDSTAT $up $AGENT_PID $s $rss"; else echo "GDSTAT $up $AGENT_PID dead"; fi
+			# GDSTAT <uptime> <pid> <context switches, all threads> <VmRSS kB> <CPU ticks>
+			if [ $state = alive ]; then echo "GDSTAT $up $AGENT_PID $s $rss $cpu"; else echo "GDSTAT $up $AGENT_PID dead"; fi
 			sleep "$STAT"
 		done
 	) &

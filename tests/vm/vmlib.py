@@ -730,15 +730,17 @@ class VM:
         return "\n".join([l for i, l in enumerate(lines) if i not in drop][-n:])
 
     def stats(self, since=0):
-        """[(uptime, pid, context switches or None if dead, VmRSS kB or None)] from the GDSTAT
-        lines at byte offset >= SINCE of the console log."""
+        """[(uptime, pid, context switches or None if dead, VmRSS kB, CPU seconds)] from the
+        GDSTAT lines at byte offset >= SINCE of the console log (USER_HZ taken as 100)."""
         text = self.console(since)
         text = text[:text.rfind("\n") + 1]  # complete lines only
         out = []
-        for m in re.finditer(r"^GDSTAT (\d+\.\d+) (\d+) (\d+|dead)(?: (\d+))?\s*$", text, re.M):
+        pat = r"^GDSTAT (\d+\.\d+) (\d+) (\d+|dead)(?: (\d+))?(?: (\d+))?\s*$"
+        for m in re.finditer(pat, text, re.M):
             out.append((float(m.group(1)), int(m.group(2)),
                         None if m.group(3) == "dead" else int(m.group(3)),
-                        int(m.group(4)) if m.group(4) else None))
+                        int(m.group(4)) if m.group(4) else None,
+                        int(m.group(5)) / 100.0 if m.group(5) else None))
         return out
 
     def console_size(self):
