@@ -261,9 +261,11 @@ def _(c):
         c.q.send(req[i:i + 7])
         time.sleep(0.01)
     expect_return(c.q.read_reply(), sid, "split request")
-    # A string holding braces, quotes and a 0xFF-free UTF-8 multibyte char must not confuse it.
-    expect_return(c.call("guest-ping", id='x}{"\\\u00e9\u2603'), {}, "tricky id",
-                  id='x}{"\\\u00e9\u2603')
+    # Braces, quotes, backslashes and raw UTF-8 (2, 3 and 4 bytes) inside a string.
+    tricky = 'x}{"\\\u00e9\u2603\U0001f600]'
+    c.q.send(json.dumps({"execute": "guest-ping", "id": tricky}, ensure_ascii=False).encode()
+             + b"\n")
+    expect_return(c.q.read_reply(), {}, "tricky id", id=tricky)
 
 
 @step("tagged", guestd_only=True)
