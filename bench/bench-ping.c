@@ -450,6 +450,10 @@ static int cmd_startup(const char *path, size_t runs, const char *log, char **ar
 	printf("startup_median_ms=%.2f\n", (double)pct(t, runs, 0.5) / 1e6);
 	printf("startup_min_ms=%.2f\n", (double)t[0] / 1e6);
 	printf("startup_max_ms=%.2f\n", (double)t[runs - 1] / 1e6);
+	printf("startup_all_ms=");
+	for (size_t i = 0; i < runs; i++)
+		printf("%s%.3f", i ? "," : "", (double)t[i] / 1e6);
+	printf("\n");
 	free(t);
 	return 0;
 }

@@ -235,56 +235,110 @@ def idle(agent, seconds, connected, use_strace):
     return res
 
 
-def run_agent(name, agent, tool, opts, bigfile, results, busy_fn):
-    """All workloads for one agent; fills results[name]."""
-    r = results.setdefault(name, {})
-    log(f"== {name}: startup ({opts.startup_runs} runs)")
-    os.makedirs(agent.statedir, exist_ok=True)
-    try:
-        out = bench_ping(tool, "startup", os.path.join(agent.workdir, f"{name}-st.sock"),
-                         opts.startup_runs, agent.logpath, "--",
-                         *agent.argv(os.path.join(agent.workdir, f"{name}-st.sock"),
-                                     agent.statedir))
-        r["startup"] = out["startup_median_ms"]
-        r["startup_min"] = out["startup_min_ms"]
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        r["startup_err"] = str(e)
-        log(f"   startup failed: {e}\n{agent.log_tail()}")
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
-    agent.start()
+
+def run_all(agents, tool, opts, results, busy_fns):
+    """All workloads, agents interleaved round by round so that a burst of load
+    from elsewhere on the machine hits them all alike; medians are reported."""
+    rounds = max(1, opts.rounds)
+    for name in agents:
+        results.setdefault(name, {})
+
+    def guarded(name, key, fn):
+        try:
+            fn()
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+            results[name][key + "_err"] = str(e)
+            log(f"   {name}: {key} failed: {e}")
+
+    # 1. startup: each agent spawned afresh, runs split over the rounds
+    samples = {n: [] for n in agents}
+    per_round = max(1, -(-opts.startup_runs // rounds))
+    log(f"== startup: {rounds} rounds of {per_round} runs per agent")
+    for _ in range(rounds):
+        for name, agent in agents.items():
+            os.makedirs(agent.statedir, exist_ok=True)
+            sock = os.path.join(agent.workdir, f"{name}-st.sock")
+
+            def one(agent=agent, name=name, sock=sock):
+                out = bench_ping(tool, "startup", sock, per_round, agent.logpath, "--",
+                                 *agent.argv(sock, agent.statedir))
+                samples[name] += [float(x) for x in str(out["startup_all_ms"]).split(",")]
+            if "startup_err" not in results[name]:
+                guarded(name, "startup", one)
+    for name in agents:
+        if samples[name]:
+            results[name]["startup"] = median(samples[name])
+            results[name]["startup_min"] = min(samples[name])
+
+    # 2. the long-running instances
+    running = {}
     try:
-        r["rss_start"] = rss_kb(agent.pid)
-        log(f"== {name}: {opts.seq} sequential pings")
-        try:
-            out = bench_ping(tool, "seq", agent.sock, opts.seq)
-            r["seq"], r["p50"], r["p99"] = out["seq_rate"], out["seq_p50_us"], out["seq_p99_us"]
-        except (RuntimeError, subprocess.TimeoutExpired) as e:
-            r["seq_err"] = str(e)
-            log(f"   failed: {e}")
-        log(f"== {name}: {opts.pipe} pipelined pings")
-        try:
-            out = bench_ping(tool, "pipe", agent.sock, opts.pipe)
-            r["pipe"] = out["pipe_rate"]
-        except (RuntimeError, subprocess.TimeoutExpired) as e:
-            r["pipe_err"] = str(e)
-            log(f"   failed: {e}")
-        r["rss_ping"] = rss_kb(agent.pid)
-        if busy_fn:
-            busy_fn(r, agent)
-        r["rss_end"] = rss_kb(agent.pid)
-        if opts.idle > 0 and agent.alive():
-            for conn in (False, True):
-                key = "idle_conn" if conn else "idle_free"
-                log(f"== {name}: idle {opts.idle:g} s, {'connected' if conn else 'not connected'}")
-                try:
-                    r[key] = idle(agent, opts.idle, conn, opts.strace)
-                except (RuntimeError, OSError) as e:
-                    r[key] = {"err": str(e)}
-                    log(f"   failed: {e}")
-        if not agent.alive():
-            r["died"] = agent.log_tail()
+        for name, agent in agents.items():
+            try:
+                agent.start()
+                running[name] = agent
+                results[name]["rss_start"] = rss_kb(agent.pid)
+            except RuntimeError as e:
+                results[name]["start_err"] = str(e)
+                log(f"   {name}: {e}")
+
+        # 3. sequential and pipelined pings, round by round
+        seq = {n: [] for n in running}
+        pipe = {n: [] for n in running}
+        for i in range(rounds):
+            log(f"== round {i + 1}/{rounds}: {opts.seq} sequential, {opts.pipe} pipelined pings")
+            for name, agent in running.items():
+                def s1(agent=agent, name=name):
+                    seq[name].append(bench_ping(tool, "seq", agent.sock, opts.seq))
+                guarded(name, "seq", s1)
+            for name, agent in running.items():
+                def p1(agent=agent, name=name):
+                    pipe[name].append(bench_ping(tool, "pipe", agent.sock, opts.pipe))
+                guarded(name, "pipe", p1)
+        for name in running:
+            r = results[name]
+            if seq[name]:
+                r["seq"] = median([o["seq_rate"] for o in seq[name]])
+                r["p50"] = median([o["seq_p50_us"] for o in seq[name]])
+                r["p99"] = median([o["seq_p99_us"] for o in seq[name]])
+                r["seq_all"] = [o["seq_rate"] for o in seq[name]]
+            if pipe[name]:
+                r["pipe"] = median([o["pipe_rate"] for o in pipe[name]])
+                r["pipe_all"] = [o["pipe_rate"] for o in pipe[name]]
+            r["rss_ping"] = rss_kb(running[name].pid)
+
+        # 4. a slow request and pings behind it
+        for name, agent in running.items():
+            if busy_fns.get(name):
+                guarded(name, "busy", lambda agent=agent, name=name:
+                        busy_fns[name](results[name], agent))
+            results[name]["rss_end"] = rss_kb(agent.pid)
+
+        # 5. idle, not connected then connected
+        if opts.idle > 0:
+            for name, agent in running.items():
+                if not agent.alive():
+                    continue
+                for conn in (False, True):
+                    key = "idle_conn" if conn else "idle_free"
+                    log(f"== {name}: idle {opts.idle:g} s, "
+                        f"{'connected' if conn else 'not connected'}")
+                    try:
+                        results[name][key] = idle(agent, opts.idle, conn, opts.strace)
+                    except (RuntimeError, OSError) as e:
+                        results[name][key] = {"err": str(e)}
+                        log(f"   failed: {e}")
+        for name, agent in running.items():
+            if not agent.alive():
+                results[name]["died"] = "exited during the run\n" + agent.log_tail()
     finally:
-        agent.stop()
+        for agent in running.values():
+            agent.stop()
 
 
 # ---------------------------------------------------------------- table ----
@@ -373,6 +427,9 @@ def print_table(results, names, opts):
         for k, v in r.items():
             if k.endswith("_err") or k == "died":
                 print(f"note: {c}: {k}: {v}")
+        for k, what in (("seq_all", "sequential pings/s"), ("pipe_all", "pipelined pings/s")):
+            if len(r.get(k, [])) > 1:
+                print(f"note: {c}: {what} per round: " + ", ".join(f"{v:,.0f}" for v in r[k]))
         if r.get("busy_where"):
             print(f"note: {c}: busy request = guest-test-sleep 1000 ms, {r['busy_where']}")
         for key in ("busy", "busy_file"):
@@ -473,6 +530,9 @@ def main():
     ap.add_argument("--pipe", type=int, default=20000, help="pipelined pings (20000)")
     ap.add_argument("--startup-runs", type=int, default=20, help="startup runs (20)")
     ap.add_argument("--idle", type=float, default=10, help="idle period in seconds (10; 0 skips)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the startup, seq and pipe workloads, agents "
+                         "interleaved, medians reported (3)")
     ap.add_argument("--busy-runs", type=int, default=3,
                     help="runs of each busy workload, median reported (3)")
     ap.add_argument("--no-strace", dest="strace", action="store_false",
@@ -484,7 +544,7 @@ def main():
     opts = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     if opts.quick:
-        opts.seq, opts.pipe, opts.startup_runs, opts.idle, opts.busy_runs = 5000, 5000, 5, 2, 1
+        opts.seq, opts.pipe, opts.startup_runs, opts.idle, opts.busy_runs = 5000, 5000, 6, 2, 1
 
     b = opts.builddir
     tool = find_exe(f"{b}/bench/bench-ping")
@@ -572,22 +632,17 @@ def main():
     try:
         log(f"work directory {work}")
         make_big()
-        run_agent("echo", Agent("echo", lambda sock, st: [echo, sock], work),
-                  tool, opts, bigfile, results, None)
+        agents = {"echo": Agent("echo", lambda sock, st: [echo, sock], work)}
+        busy_fns = {}
         if qga:
             names.append("qemu-ga")
-            try:
-                run_agent("qemu-ga", Agent("qemu-ga", agent_argv(qga), work),
-                          tool, opts, bigfile, results, busy_qga)
-            except RuntimeError as e:
-                results["qemu-ga"]["start_err"] = str(e)
+            agents["qemu-ga"] = Agent("qemu-ga", agent_argv(qga), work)
+            busy_fns["qemu-ga"] = busy_qga
         if guestd:
             names.append("guestd")
-            try:
-                run_agent("guestd", Agent("guestd", agent_argv(guestd), work),
-                          tool, opts, bigfile, results, busy_guestd)
-            except RuntimeError as e:
-                results.setdefault("guestd", {})["start_err"] = str(e)
+            agents["guestd"] = Agent("guestd", agent_argv(guestd), work)
+            busy_fns["guestd"] = busy_guestd
+        run_all(agents, tool, opts, results, busy_fns)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
