@@ -29,6 +29,8 @@ struct chardev {
 	bool host_events;         /* the platform raises SIGIO on host connect/disconnect */
 	struct conn *conn;
 	uv_fs_event_t *watch;     /* while CD_WAIT_PATH */
+	ino_t node_ino;           /* the node (or udev's symlink) last opened, to see it replaced */
+	struct timespec node_ctime;
 	struct chardev *next;     /* all chardevs, for SIGIO */
 };
 
@@ -99,7 +101,13 @@ static int open_device(struct chardev *cd)
 	if (r < 0)
 		gd_warn("%s: cannot set raw mode: %s", cd->t->path, strerror(-r));
 	cd->fd = fd;
-	cd->host_events = !cd->serial && pf_chardev_watch_host(fd) == 0;
+	struct stat st;
+	if (lstat(cd->t->path, &st) == 0) {
+		cd->node_ino = st.st_ino;
+		cd->node_ctime = st.st_ctim;
+	}
+	/* ttys (serial lines, and ptys in tests) hang up instead: only ports get host events */
+	cd->host_events = !cd->serial && !isatty(fd) && pf_chardev_watch_host(fd) == 0;
 	gd_info("serving %s on %s", cd->t->ops->method, cd->t->path);
 	start_session(cd);
 	return 0;
@@ -142,13 +150,23 @@ static void on_sigio(uv_signal_t *s, int sig)
 		}
 }
 
+/* Whether the device node is there and is not the one that hung up. */
+static bool node_new(const struct chardev *cd)
+{
+	struct stat st;
+	if (lstat(cd->t->path, &st) < 0)
+		return false;
+	return st.st_ino != cd->node_ino || st.st_ctim.tv_sec != cd->node_ctime.tv_sec ||
+	       st.st_ctim.tv_nsec != cd->node_ctime.tv_nsec;
+}
+
 static void on_path_event(uv_fs_event_t *h, const char *name, int events, int status)
 {
 	struct chardev *cd = h->data;
 	(void)name;
 	(void)events;
 	(void)status;
-	if (cd->state != CD_WAIT_PATH)
+	if (cd->state != CD_WAIT_PATH || !node_new(cd))
 		return;
 	uv_close((uv_handle_t *)cd->watch, (uv_close_cb)free);
 	cd->watch = NULL;
@@ -183,8 +201,9 @@ static void wait_path(struct chardev *cd)
 		cd->watch = NULL;
 		return;
 	}
-	/* it may have appeared between the failed open and the watch */
-	if (open_device(cd) == 0) {
+	/* it may have been replaced between the hang-up and the watch; the same node is not
+	 * reopened, or a dead device would be reopened in a loop */
+	if (node_new(cd) && open_device(cd) == 0) {
 		uv_close((uv_handle_t *)cd->watch, (uv_close_cb)free);
 		cd->watch = NULL;
 	}
