@@ -16,6 +16,8 @@
 
 enum opt_type {
 	OT_STR,      /* char * */
+	OT_LIST,     /* char *, comma-separated; given again (or continued on an indented line in
+		      * the file) it adds to the list */
 	OT_BOOL,     /* bool */
 	OT_LONG,     /* long, decimal, >= 0 */
 	OT_OCTAL,    /* long, octal */
@@ -27,7 +29,8 @@ enum opt_type {
 };
 
 struct opt {
-	const char *key;    /* key in [general], long option; NULL key: command line only */
+	const char *key;    /* key in [general] and long option */
+	const char *lopt;   /* the long option when it differs from key (qemu-ga's spelling) */
 	int shortopt;       /* 0: none */
 	enum opt_type type;
 	size_t off;
@@ -39,45 +42,45 @@ struct opt {
 #define OFF(m) offsetof(struct config, m)
 
 static const struct opt opts[] = {
-	{ "method", 'm', OT_METHOD, 0, 0, 0, "METHOD",
+	{ "method", NULL, 'm', OT_METHOD, 0, 0, 0, "METHOD",
 	  "transport: virtio-serial (default), isa-serial, unix-listen, vsock-listen" },
-	{ "path", 'p', OT_PATH, 0, 0, 0, "PATH",
+	{ "path", NULL, 'p', OT_PATH, 0, 0, 0, "PATH",
 	  "device, socket path or CID:PORT (default: " GD_DEFAULT_VIRTIO_PATH ")" },
-	{ "logfile", 'l', OT_STR, OFF(logfile), 0, 0, "PATH", "log to PATH (reopened on SIGHUP)" },
-	{ "pidfile", 'f', OT_STR, OFF(pidfile), 0, 0, "PATH", "write the pid to PATH" },
-	{ "statedir", 't', OT_STR, OFF(statedir), 0, 0, "DIR",
+	{ "logfile", NULL, 'l', OT_STR, OFF(logfile), 0, 0, "PATH", "log to PATH (reopened on SIGHUP)" },
+	{ "pidfile", NULL, 'f', OT_STR, OFF(pidfile), 0, 0, "PATH", "write the pid to PATH" },
+	{ "statedir", NULL, 't', OT_STR, OFF(statedir), 0, 0, "DIR",
 	  "state directory (default: " GD_DEFAULT_STATEDIR ")" },
-	{ "verbose", 'v', OT_VERBOSE, OFF(verbose), 0, 3, NULL, "log more (twice: debug)" },
-	{ "daemon", 'd', OT_BOOL, OFF(daemonize), 0, 0, NULL, "run in the background" },
-	{ "allow-rpcs", 'a', OT_STR, OFF(allow_rpcs), 0, 0, "LIST",
+	{ "verbose", NULL, 'v', OT_VERBOSE, OFF(verbose), 0, 3, NULL, "log more (twice: debug)" },
+	{ "daemon", "daemonize", 'd', OT_BOOL, OFF(daemonize), 0, 0, NULL, "run in the background" },
+	{ "allow-rpcs", NULL, 'a', OT_LIST, OFF(allow_rpcs), 0, 0, "LIST",
 	  "allow only these commands (comma-separated)" },
-	{ "block-rpcs", 'b', OT_STR, OFF(block_rpcs), 0, 0, "LIST",
+	{ "block-rpcs", NULL, 'b', OT_LIST, OFF(block_rpcs), 0, 0, "LIST",
 	  "disable these commands (comma-separated)" },
-	{ "fsfreeze-hook", 'F', OT_STR, OFF(fsfreeze_hook), 0, 0, "PATH",
+	{ "fsfreeze-hook", NULL, 'F', OT_STR, OFF(fsfreeze_hook), 0, 0, "PATH",
 	  "script run around filesystem freeze and thaw" },
-	{ "retry-path", 'r', OT_BOOL, OFF(retry_path), 0, 0, NULL,
+	{ "retry-path", NULL, 'r', OT_BOOL, OFF(retry_path), 0, 0, NULL,
 	  "wait for a missing device at startup instead of failing" },
-	{ "listen", 0, OT_LISTEN, 0, 0, 0, "METHOD:PATH,...", "more listeners" },
-	{ "max-request-size", 0, OT_LONG, OFF(max_request_size), 1024, LONG_MAX, "BYTES",
+	{ "listen", NULL, 0, OT_LISTEN, 0, 0, 0, "METHOD:PATH,...", "more listeners" },
+	{ "max-request-size", NULL, 0, OT_LONG, OFF(max_request_size), 1024, LONG_MAX, "BYTES",
 	  "largest request accepted" },
-	{ "max-depth", 0, OT_LONG, OFF(max_depth), 2, 1024, "N", "deepest nesting accepted" },
-	{ "max-in-flight", 0, OT_LONG, OFF(max_in_flight), 1, 4096, "N",
+	{ "max-depth", NULL, 0, OT_LONG, OFF(max_depth), 2, 1024, "N", "deepest nesting accepted" },
+	{ "max-in-flight", NULL, 0, OT_LONG, OFF(max_in_flight), 1, 4096, "N",
 	  "requests in flight per connection" },
-	{ "max-file-handles", 0, OT_LONG, OFF(max_file_handles), 1, 65536, "N",
+	{ "max-file-handles", NULL, 0, OT_LONG, OFF(max_file_handles), 1, 65536, "N",
 	  "open guest-file handles" },
-	{ "plugin-dir", 0, OT_STR, OFF(plugin_dir), 0, 0, "DIR", "command.d plugin directory" },
-	{ "plugin-timeout", 0, OT_LONG, OFF(plugin_timeout), 1, 86400, "SECONDS",
+	{ "plugin-dir", NULL, 0, OT_STR, OFF(plugin_dir), 0, 0, "DIR", "command.d plugin directory" },
+	{ "plugin-timeout", NULL, 0, OT_LONG, OFF(plugin_timeout), 1, 86400, "SECONDS",
 	  "longest plugin run" },
-	{ "plugin-max-output", 0, OT_LONG, OFF(plugin_max_output), 1, LONG_MAX, "BYTES",
+	{ "plugin-max-output", NULL, 0, OT_LONG, OFF(plugin_max_output), 1, LONG_MAX, "BYTES",
 	  "largest plugin output" },
-	{ "socket-mode", 0, OT_OCTAL, OFF(socket_mode), 0, 0777, "MODE", "unix-listen socket mode" },
-	{ "socket-group", 0, OT_STR, OFF(socket_group), 0, 0, "GROUP", "unix-listen socket group" },
-	{ "config", 'c', OT_ACTION, 0, 0, 0, "PATH",
+	{ "socket-mode", NULL, 0, OT_OCTAL, OFF(socket_mode), 0, 0777, "MODE", "unix-listen socket mode" },
+	{ "socket-group", NULL, 0, OT_STR, OFF(socket_group), 0, 0, "GROUP", "unix-listen socket group" },
+	{ "config", NULL, 'c', OT_ACTION, 0, 0, 0, "PATH",
 	  "configuration file (default: " GD_CONFDIR "/guestd.conf)" },
-	{ "check-config", 'n', OT_ACTION, 0, 0, 0, NULL, "check the configuration and exit" },
-	{ "dump-conf", 'D', OT_ACTION, 0, 0, 0, NULL, "print the effective configuration and exit" },
-	{ "version", 'V', OT_ACTION, 0, 0, 0, NULL, "print the version and exit" },
-	{ "help", 'h', OT_ACTION, 0, 0, 0, NULL, "print this help and exit" },
+	{ "check-config", NULL, 'n', OT_ACTION, 0, 0, 0, NULL, "check the configuration and exit" },
+	{ "dump-conf", NULL, 'D', OT_ACTION, 0, 0, 0, NULL, "print the effective configuration and exit" },
+	{ "version", NULL, 'V', OT_ACTION, 0, 0, 0, NULL, "print the version and exit" },
+	{ "help", NULL, 'h', OT_ACTION, 0, 0, 0, NULL, "print this help and exit" },
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -124,7 +127,7 @@ void config_free(struct config *cfg)
 {
 	listeners_free(cfg, 0);
 	for (size_t i = 0; i < NOPTS; i++)
-		if (opts[i].type == OT_STR)
+		if (opts[i].type == OT_STR || opts[i].type == OT_LIST)
 			free(*(char **)((char *)cfg + opts[i].off));
 	memset(cfg, 0, sizeof *cfg);
 }
@@ -236,6 +239,17 @@ static int apply(struct config *cfg, const struct opt *o, const char *v, size_t 
 	switch (o->type) {
 	case OT_STR:
 		return set_str(field, v);
+	case OT_LIST: {
+		char **list = field;
+		if (!*list || !**list)
+			return set_str(list, v);
+		char *joined;
+		if (asprintf(&joined, "%s,%s", *list, v) < 0)
+			return -ENOMEM;
+		free(*list);
+		*list = joined;
+		return 0;
+	}
 	case OT_BOOL:
 		if (parse_bool(v, &b) < 0) {
 			snprintf(why, n, "'%s' is not a boolean (true/false)", v);
@@ -296,6 +310,8 @@ struct ini_ctx {
 static int ini_cb(void *user, const char *section, const char *name, const char *value)
 {
 	struct ini_ctx *ctx = user;
+	if (ctx->why[0])
+		return 0; /* inih goes on after an error and reports the first one's line */
 	if (strcmp(section, "general") != 0) {
 		snprintf(ctx->why, sizeof ctx->why, "unknown section [%s]", section);
 		return 0;
@@ -314,6 +330,24 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
 	return 1;
 }
 
+/* The first line of f longer than inih takes (198 characters and the newline), or 0. inih
+ * would read it in pieces and report a syntax error on a line number of its own counting. */
+static int overlong_line(FILE *f)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t r;
+	int n = 0, found = 0;
+	while (!found && (r = getline(&line, &cap, f)) >= 0) {
+		n++;
+		if (r > 199 || (r == 199 && line[r - 1] != '\n'))
+			found = n;
+	}
+	free(line);
+	rewind(f);
+	return found;
+}
+
 static int load_file(struct config *cfg, const char *path, bool must_exist)
 {
 	FILE *f = fopen(path, "r");
@@ -324,7 +358,12 @@ static int load_file(struct config *cfg, const char *path, bool must_exist)
 		return -1;
 	}
 	struct ini_ctx ctx = { .cfg = cfg, .path = path };
-	int line = ini_parse_file(f, ini_cb, &ctx);
+	int line = overlong_line(f);
+	if (line)
+		snprintf(ctx.why, sizeof ctx.why, "line longer than 198 characters (continue a "
+			 "list on indented lines)");
+	else
+		line = ini_parse_file(f, ini_cb, &ctx);
 	fclose(f);
 	if (line != 0) {
 		fprintf(stderr, "guestd: %s:%d: %s\n", path, line,
@@ -340,11 +379,12 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct opt *o = &opts[i];
 		char left[64];
+		const char *lo = o->lopt ? o->lopt : o->key;
 		if (o->shortopt)
-			snprintf(left, sizeof left, "-%c, --%s%s%s", o->shortopt, o->key,
+			snprintf(left, sizeof left, "-%c, --%s%s%s", o->shortopt, lo,
 				 o->arg ? " " : "", o->arg ? o->arg : "");
 		else
-			snprintf(left, sizeof left, "    --%s%s%s", o->key, o->arg ? " " : "",
+			snprintf(left, sizeof left, "    --%s%s%s", lo, o->arg ? " " : "",
 				 o->arg ? o->arg : "");
 		fprintf(out, "  %-34s %s\n", left, o->help);
 	}
@@ -358,8 +398,9 @@ enum config_action config_load(struct config *cfg, int argc, char **argv)
 	size_t s = 0;
 	sopts[s++] = ':';
 	for (size_t i = 0; i < NOPTS; i++) {
-		lopts[i] = (struct option){ opts[i].key, opts[i].arg ? required_argument : no_argument,
-					    NULL, 0x100 + (int)i };
+		lopts[i] = (struct option){ opts[i].lopt ? opts[i].lopt : opts[i].key,
+					    opts[i].arg ? required_argument : no_argument, NULL,
+					    0x100 + (int)i };
 		if (opts[i].shortopt) {
 			sopts[s++] = (char)opts[i].shortopt;
 			if (opts[i].arg)
@@ -372,7 +413,7 @@ enum config_action config_load(struct config *cfg, int argc, char **argv)
 	/* first pass: actions and the config file; the file is read before the flags that
 	 * override it */
 	const char *cfgpath = NULL;
-	bool check = false, dump = false;
+	bool check = false, dump = false, cli_listeners = false;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, sopts, lopts, NULL)) != -1) {
@@ -383,6 +424,10 @@ enum config_action config_load(struct config *cfg, int argc, char **argv)
 			for (size_t i = 0; i < NOPTS; i++)
 				if (opts[i].shortopt == c)
 					o = &opts[i];
+		if (c == ':') {
+			fprintf(stderr, "guestd: option '%s' needs an argument\n", argv[optind - 1]);
+			return CONFIG_EXIT_FAIL;
+		}
 		if (c == '?' || !o) {
 			if (optopt && optopt < 0x100)
 				fprintf(stderr, "guestd: unknown option '-%c' (see --help)\n", optopt);
@@ -391,10 +436,8 @@ enum config_action config_load(struct config *cfg, int argc, char **argv)
 					argv[optind - 1]);
 			return CONFIG_EXIT_FAIL;
 		}
-		if (c == ':') {
-			fprintf(stderr, "guestd: option '%s' needs an argument\n", argv[optind - 1]);
-			return CONFIG_EXIT_FAIL;
-		}
+		if (o->type == OT_METHOD || o->type == OT_PATH)
+			cli_listeners = true;
 		if (o->type != OT_ACTION)
 			continue;
 		switch (o->shortopt) {
@@ -422,10 +465,14 @@ enum config_action config_load(struct config *cfg, int argc, char **argv)
 	if (load_file(cfg, cfgpath ? cfgpath : GD_CONFDIR "/guestd.conf", cfgpath != NULL) < 0)
 		return CONFIG_EXIT_FAIL;
 
-	/* second pass: flags override the file; -m/-p pairs replace the file's listeners */
-	bool cli_listeners = false;
+	/* second pass: flags override the file. -m/-p on the command line say where to listen:
+	 * the file's method, path and listen are dropped, and each further -m/-p pair (after the
+	 * first) adds a listener, as --listen does */
+	if (cli_listeners)
+		listeners_free(cfg, 0);
 	size_t cur = 0;
 	bool have_m = false, have_p = false;
+	bool cli_seen[NOPTS] = { false };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, sopts, lopts, NULL)) != -1) {
 		const struct opt *o = NULL;
@@ -438,13 +485,9 @@ enum config_action config_load(struct config *cfg, int argc, char **argv)
 		if (!o || o->type == OT_ACTION)
 			continue;
 		if (o->type == OT_METHOD || o->type == OT_PATH) {
-			if (!cli_listeners) {
-				listeners_free(cfg, 0);
-				cli_listeners = true;
-			}
 			bool is_m = o->type == OT_METHOD;
 			if ((is_m && have_m) || (!is_m && have_p)) {
-				cur++;
+				cur = cfg->nlisteners ? cfg->nlisteners : 1; /* a new pair */
 				have_m = have_p = false;
 			}
 			if (is_m)
@@ -453,16 +496,25 @@ enum config_action config_load(struct config *cfg, int argc, char **argv)
 				have_p = true;
 		}
 		if (o->type == OT_VERBOSE) {
-			cfg->verbose++;
+			if (cfg->verbose < o->max)
+				cfg->verbose++;
 			continue;
 		}
 		if (o->type == OT_BOOL && !o->arg) {
 			*(bool *)((char *)cfg + o->off) = true;
 			continue;
 		}
+		if (o->type == OT_LIST && !cli_seen[o - opts]) {
+			/* the command line's list replaces the file's; repeated flags add up */
+			char **list = (char **)((char *)cfg + o->off);
+			free(*list);
+			*list = NULL;
+		}
+		cli_seen[o - opts] = true;
 		char why[200] = "";
 		if (apply(cfg, o, optarg, &cur, why, sizeof why) < 0) {
-			fprintf(stderr, "guestd: --%s: %s\n", o->key, why[0] ? why : strerror(ENOMEM));
+			fprintf(stderr, "guestd: --%s: %s\n", o->lopt ? o->lopt : o->key,
+				why[0] ? why : strerror(ENOMEM));
 			return CONFIG_EXIT_FAIL;
 		}
 	}
@@ -486,6 +538,34 @@ enum config_action config_load(struct config *cfg, int argc, char **argv)
 	return CONFIG_RUN;
 }
 
+/* key=a,b,c with long lists continued on indented lines (inih reads lines of up to 199
+ * characters and hands continuation lines to the same key, which lists add up). */
+static void dump_list(FILE *out, const char *key, const char *list)
+{
+	int col = fprintf(out, "%s=", key);
+	bool first = true;
+	for (const char *p = list; *p;) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		size_t n = strcspn(p, ",");
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n == 0)
+			break;
+		if (!first && col + (int)n + 1 > 150) {
+			fputs("\n ", out);
+			col = 1;
+			first = true;
+		}
+		col += fprintf(out, "%s%.*s", first ? "" : ",", (int)n, p);
+		first = false;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	fputc('\n', out);
+}
+
 void config_dump(const struct config *cfg, FILE *out)
 {
 	fprintf(out, "[general]\n");
@@ -496,6 +576,10 @@ void config_dump(const struct config *cfg, FILE *out)
 		case OT_STR:
 			if (*(char *const *)field)
 				fprintf(out, "%s=%s\n", o->key, *(char *const *)field);
+			break;
+		case OT_LIST:
+			if (*(char *const *)field && **(char *const *)field)
+				dump_list(out, o->key, *(char *const *)field);
 			break;
 		case OT_BOOL:
 			fprintf(out, "%s=%s\n", o->key, *(const bool *)field ? "true" : "false");
@@ -519,13 +603,17 @@ void config_dump(const struct config *cfg, FILE *out)
 		}
 		case OT_LISTEN:
 			if (cfg->nlisteners > 1) {
-				fprintf(out, "listen=");
-				for (size_t j = 1; j < cfg->nlisteners; j++) {
+				char *all = NULL;
+				size_t len = 0;
+				FILE *m = open_memstream(&all, &len);
+				for (size_t j = 1; m && j < cfg->nlisteners; j++) {
 					const struct listener_cfg *l = &cfg->listeners[j];
 					const char *p = l->path ? l->path : config_default_path(l->method);
-					fprintf(out, "%s%s:%s", j > 1 ? "," : "", l->method, p);
+					fprintf(m, "%s%s:%s", j > 1 ? "," : "", l->method, p);
 				}
-				fprintf(out, "\n");
+				if (m && fclose(m) == 0)
+					dump_list(out, o->key, all);
+				free(all);
 			}
 			break;
 		case OT_ACTION:

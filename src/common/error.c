@@ -78,6 +78,40 @@ void gd_err_move(struct gd_err *dst, struct gd_err *src)
 	src->cls = GD_ERR_GENERIC;
 }
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, nothing
+ * above U+10FFFF), or 0. n bytes are available. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t k;
+	unsigned lo = 0x80, hi = 0xBF;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		k = 2;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		k = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		k = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 0;
+	}
+	if (n < k || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t j = 2; j < k; j++)
+		if ((p[j] & 0xC0) != 0x80)
+			return 0;
+	return k;
+}
+
 /* A copy of s with every byte that does not start a valid UTF-8 sequence replaced by '?'. */
 static char *utf8_sanitize(const char *s)
 {
@@ -88,12 +122,8 @@ static char *utf8_sanitize(const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, o = 0;
 	while (i < n) {
-		unsigned c = p[i];
-		size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		bool ok = k > 0 && i + k <= n && c != 0xC0 && c != 0xC1 && c < 0xF5;
-		for (size_t j = 1; ok && j < k; j++)
-			ok = (p[i + j] & 0xC0) == 0x80;
-		if (ok) {
+		size_t k = utf8_seq(p + i, n - i);
+		if (k) {
 			memcpy(out + o, p + i, k);
 			o += k;
 			i += k;
@@ -127,8 +157,10 @@ json_t *gd_err_to_json(const struct gd_err *err)
 	json_t *d = json_string(desc);
 	if (!d) {
 		char *clean = utf8_sanitize(desc);
-		d = json_string(clean ? clean : "(message is not valid UTF-8; see bufb64)");
+		d = clean ? json_string(clean) : NULL;
 		free(clean);
+		if (!d)
+			d = json_string("(message is not valid UTF-8; see bufb64)");
 	}
 	json_object_set_new(o, "desc", d);
 	json_object_set_new(o, "bufb64", json_string(b64 ? b64 : ""));

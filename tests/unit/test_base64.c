@@ -175,7 +175,7 @@ static void test_reject_misplaced_padding(void **state)
 	expect_reject("Zm8=Zm9v");
 }
 
-/* BUG (src/common/base64.c, gd_b64_decode; nettle's decoder counts padding per group of bits,
+/* Regression (was a bug in src/common/base64.c, gd_b64_decode; nettle's decoder counts padding per group of bits,
  * not per 4-character quantum): a quantum with three '=' is not valid base64 (RFC 4648 §3.5:
  * a final quantum has at least two data characters), but when its one data character has
  * zero low bits nettle accepts it and it decodes to 0 bytes. */

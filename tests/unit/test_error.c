@@ -230,7 +230,7 @@ static void test_to_json_invalid_utf8(void **state)
 	check_sanitised("\xf5\x80\x80\x80", "????");                       /* beyond U+10FFFF lead */
 }
 
-/* BUG (src/common/error.c:82 utf8_sanitize and :127-130 gd_err_to_json): sequences that
+/* Regression (was a bug in src/common/error.c:82 utf8_sanitize and :127-130 gd_err_to_json): sequences that
  * have the right shape but are not UTF-8 (UTF-16 surrogates ED A0..BF xx, 3-byte overlongs
  * E0 80..9F xx, 4-byte overlongs F0 80..8F xx xx, code points above U+10FFFF F4 90..BF xx xx)
  * pass utf8_sanitize, jansson then refuses the "clean" copy too, json_string(clean) returns
