@@ -14,6 +14,7 @@ static int err_ret(int code)
 	return code > 0 ? -code : -EIO;
 }
 
+__attribute__((format(printf, 5, 0)))
 static int err_vset(struct gd_err *err, enum gd_err_class cls, int code, const char *suffix,
 		    const char *fmt, va_list ap)
 {
