@@ -2,6 +2,7 @@
 """guestd vs qemu-ga in the same real VM (tests/vm's guest image), side by side.
 
     bench/vm/bench.py [--binary build/guestd] [--agents guestd,qemu-ga] [--pings 2000]
+                      [--rounds N]   (N boots per agent, interleaved; medians reported)
 
 For each agent: boot the guest and measure
   - boot-to-first-pong: QEMU start to the first guest-sync-delimited reply (s)
@@ -116,6 +117,14 @@ def bench_agent(agent, build, pings):
     return res
 
 
+def median_result(rs):
+    out = dict(rs[0])
+    for _, key, _ in ROWS:
+        vals = sorted(r[key] for r in rs if r.get(key) is not None)
+        out[key] = vals[len(vals) // 2] if vals else None
+    return out
+
+
 ROWS = [
     ("boot to first pong (s)", "first_pong_s", "%.2f"),
     ("pings/s (1 in flight)", "pings_per_s", "%.0f"),
@@ -158,31 +167,40 @@ def main():
     ap.add_argument("--qemu-ga", help="qemu-ga binary (default /usr/sbin/qemu-ga)")
     ap.add_argument("--build-dir", default=None)
     ap.add_argument("--pings", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="boot each agent this many times, interleaved; report medians")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
     vmlib.install_signal_handlers()
     build = os.path.abspath(args.build_dir or vmlib.default_build_dir())
-    results = []
+    agents = []
     for name in args.agents.split(","):
         try:
-            agent = vmlib.make_agent(name, args.binary if name == "guestd" else args.qemu_ga)
+            agents.append(vmlib.make_agent(name, args.binary if name == "guestd"
+                                           else args.qemu_ga))
         except vmlib.Skip as e:
             print("[bench] skipping %s: %s" % (name, e), flush=True)
-            continue
-        try:
-            print("[bench] %s ..." % name, flush=True)
-            results.append(bench_agent(agent, build, args.pings))
-        except vmlib.Skip as e:
-            print("[bench] cannot run a VM here: %s" % e, flush=True)
-            return 77
-    if not results:
+    if not agents:
         return 77
+    runs = {a.name: [] for a in agents}
+    for rnd in range(args.rounds):  # agents interleaved round by round: load drifts hit both
+        for agent in agents:
+            try:
+                print("[bench] round %d/%d: %s ..." % (rnd + 1, args.rounds, agent.name),
+                      flush=True)
+                runs[agent.name].append(bench_agent(agent, build, args.pings))
+            except vmlib.Skip as e:
+                print("[bench] cannot run a VM here: %s" % e, flush=True)
+                return 77
+    results = [median_result(runs[a.name]) for a in agents]
+    if args.rounds > 1:
+        print("\n(medians of %d rounds)" % args.rounds)
     print("\nguest: Debian cloud kernel, busybox initramfs, QEMU %s, virtio-serial\n"
           % results[0].get("accel"))
     print(table(results))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump({"medians": results, "runs": runs}, f, indent=1)
     return 0
 
 
