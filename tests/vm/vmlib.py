@@ -464,11 +464,19 @@ def build_initramfs(agent, kernel, busybox, out):
     for name, data in mods:
         c.file("lib/modules/%s.ko" % name, data, mode=0o644)
     c.file(agent.guest_path, src=agent.binary, mode=0o755)
+    libdirs = []
+    std = {"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/lib/x86_64-linux-gnu",
+           "/usr/lib/x86_64-linux-gnu"}
     for lib in ldd(agent.binary, env=agent.libs_env):
         c.file(lib, src=lib, mode=0o755)  # reads through symlinks: the soname path gets the file
+        d = os.path.dirname(lib)
+        if d not in std and d not in libdirs:
+            libdirs.append(d)  # e.g. a build-tree library found through $ORIGIN on the host
+    cmd = " ".join(agent.argv)
+    if libdirs:
+        cmd = "env LD_LIBRARY_PATH=%s %s" % (":".join(libdirs), cmd)
     conf = ("GD_AGENT=%s\nGD_AGENT_CMD='%s'\nGD_MODULES='%s'\nGD_PORT=%s\nGD_DATA=%s\n"
-            % (agent.name, " ".join(agent.argv), " ".join(n for n, _ in mods), PORT_NAME,
-               DATA_MOUNT))
+            % (agent.name, cmd, " ".join(n for n, _ in mods), PORT_NAME, DATA_MOUNT))
     c.file("etc/gd-vm.conf", conf)
     c.write_gz(out)
     return out
