@@ -1,11 +1,13 @@
 """The VM conformance sequence: a list of named steps run in order against one booted guest.
 
-Adding a capability (file, exec, fsfreeze...) means adding a function here (or in a module
-imported at the bottom of this file):
+Adding a capability (file, exec, fsfreeze...) means adding a function here, or in a new
+tests/vm/steps_NAME.py (every steps_*.py is imported, in name order, after the core steps):
 
-    @step("file-read-small")
+    from conformance import step, check, StepSkip, expect_return, expect_error
+
+    @step("exec-true")
     def _(c):
-        h = c.ret("guest-file-open", {"path": "/mnt/data/hello.txt"})
+        pid = c.ret("guest-exec", {"path": "/bin/true"})["pid"]
         ...
 
 - Steps run in definition order; `last=True` pins a step to the end (guest-shutdown).
@@ -623,3 +625,16 @@ def run_sequence(vm, q, agent, only=None, out=print, guestctl=None):
                 except Exception as e2:
                     out("     (could not resynchronise after the failure: %s)" % e2)
     return passed, failed, skipped, c.metrics, failures
+
+
+def _load_step_modules():
+    """Import tests/vm/steps_*.py: their @step functions join the sequence after the core."""
+    import importlib
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    for f in sorted(os.listdir(here)):
+        if f.startswith("steps_") and f.endswith(".py"):
+            importlib.import_module(f[:-3])
+
+
+_load_step_modules()
