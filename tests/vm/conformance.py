@@ -556,7 +556,7 @@ def _(c):
                                                                        vmlib.BENCH_FILE_SIZE))
     check(sha.hexdigest() == hashlib.sha256(vmlib.bench_file_bytes()).hexdigest(),
           "16 MiB file content differs")
-    e = expect_error(c, c.call("guest-file-read", {"handle": h, "count": 1}), None,
+    expect_error(c, c.call("guest-file-read", {"handle": h, "count": 1}), None,
                      "read on a closed handle")
     return "16 MiB at %.1f MiB/s" % (total / dt / (1 << 20))
 

@@ -9,7 +9,6 @@ everything made for one run goes under a scratch directory below the build direc
 
 import contextlib
 import ctypes
-import errno
 import fcntl
 import gzip
 import io
@@ -24,7 +23,6 @@ import socket
 import stat
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -410,10 +408,6 @@ class Agent:
         self.guest_path = guest_path
         self.argv = argv  # as run in the guest
         self.libs_env = libs_env
-
-    @property
-    def guestd_only(self):
-        return self.name != "qemu-ga"
 
 
 def guestd_agent(binary):
