@@ -22,4 +22,7 @@ bool pf_chardev_host_connected(int fd);
  * may be -1 for any). Returns the fd, or a negative errno with err set. */
 int pf_vsock_listen(const char *spec, struct gd_err *err);
 
+/* The shutdown command for mode "powerdown", "halt" or "reboot": a NULL-terminated argv. */
+char *const *pf_shutdown_argv(const char *mode);
+
 #endif
