@@ -561,6 +561,33 @@ def _(c):
     return "16 MiB at %.1f MiB/s" % (total / dt / (1 << 20))
 
 
+@step("tagged-ping-during-read", guestd_only=True)
+def _(c):
+    # PROTOCOL.md 4: a slow command never delays a tagged guest-ping.  An untagged 16 MiB
+    # guest-file-read is sent, then a tagged ping: the ping's reply must come first.
+    for n in ("guest-file-open", "guest-file-read", "guest-file-close"):
+        if not _supported(c, n):
+            raise StepSkip("%s not in guest-info" % n)
+    h = c.ret("guest-file-open", {"path": vmlib.BENCH_FILE})
+    try:
+        t0 = time.monotonic()
+        c.q.send(c.q.request("guest-file-read", {"handle": h, "count": vmlib.BENCH_FILE_SIZE})
+                 + c.q.request("guest-ping", tag="fast"))
+        first = c.q.read_reply(60)
+        t_first = time.monotonic() - t0
+        second = c.q.read_reply(60)
+        t_second = time.monotonic() - t0
+        check(first.get("tag") == "fast",
+              "the tagged ping waited for the 16 MiB read (first reply: %s)"
+              % json.dumps(first)[:120])
+        expect_return(first, {}, "tagged ping", tag="fast")
+        r = expect_return(second, None, "guest-file-read")
+        check(r.get("count") == vmlib.BENCH_FILE_SIZE, "read %r bytes" % r.get("count"))
+    finally:
+        c.ret("guest-file-close", {"handle": h})
+    return "ping after %.0f ms, 16 MiB read after %.0f ms" % (t_first * 1000, t_second * 1000)
+
+
 @step("guest-shutdown", last=True)
 def _(c):
     c.q.send(c.q.request("guest-shutdown"))
@@ -597,11 +624,11 @@ def run_sequence(vm, q, agent, only=None, out=print, guestctl=None):
         if only and s.name not in only:
             continue
         if s.guestd_only and not c.is_guestd:
-            out("SKIP %-22s (guestd-only)" % s.name)
+            out("SKIP %-26s (guestd-only)" % s.name)
             skipped += 1
             continue
         if c.vm_gone or not vm.running():
-            out("FAIL %-22s (the VM is gone)" % s.name)
+            out("FAIL %-26s (the VM is gone)" % s.name)
             failed += 1
             continue
         t0 = time.monotonic()
@@ -609,16 +636,16 @@ def run_sequence(vm, q, agent, only=None, out=print, guestctl=None):
             if c.q is None:
                 c.reconnect()
             note = s.fn(c)
-            out("ok   %-22s %5.2fs %s" % (s.name, time.monotonic() - t0, note or ""))
+            out("ok   %-26s %5.2fs %s" % (s.name, time.monotonic() - t0, note or ""))
             passed += 1
         except StepSkip as e:
-            out("SKIP %-22s (%s)" % (s.name, e))
+            out("SKIP %-26s (%s)" % (s.name, e))
             skipped += 1
         except Exception as e:
             failed += 1
             msg = "%s: %s" % (type(e).__name__, e)
             failures.append((s.name, msg))
-            out("FAIL %-22s %5.2fs %s" % (s.name, time.monotonic() - t0, msg))
+            out("FAIL %-26s %5.2fs %s" % (s.name, time.monotonic() - t0, msg))
             if vm.running() and not s.last:
                 try:
                     c.reconnect()

@@ -33,7 +33,7 @@ def main():
 
     if args.list:
         for s in conformance.ordered_steps():
-            print("%-22s%s" % (s.name, " (guestd only)" if s.guestd_only else ""))
+            print("%-26s%s" % (s.name, " (guestd only)" if s.guestd_only else ""))
         return 0
 
     vmlib.install_signal_handlers()
