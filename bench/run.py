@@ -29,6 +29,39 @@ def log(msg):
 
 # ---------------------------------------------------------------- /proc ----
 
+def rss_split(pid):
+    """'anon A kB + file F kB' from /proc/PID/status, or None."""
+    vals = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("RssAnon", "RssFile", "RssShmem"):
+                    vals[k] = int(v.split()[0])
+    except (OSError, ValueError):
+        return None
+    return (f"anon {vals.get('RssAnon', 0):,} kB + file (mapped binaries, libraries) "
+            f"{vals.get('RssFile', 0):,} kB + shmem {vals.get('RssShmem', 0):,} kB")
+
+
+def rss_by_mapping(pid, top=6):
+    """The mappings holding most of pid's RSS, from /proc/PID/smaps."""
+    rss = {}
+    name = "?"
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                head = line.split(None, 5)
+                if "-" in head[0] and not head[0].endswith(":"):
+                    name = os.path.basename(head[5].strip()) if len(head) > 5 else "[anon]"
+                elif head[0] == "Rss:":
+                    rss[name] = rss.get(name, 0) + int(head[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    items = sorted(rss.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{n} {v:,}" for n, v in items if v)
+
+
 def rss_kb(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -38,6 +71,18 @@ def rss_kb(pid):
     except OSError:
         pass
     return None
+
+
+def schedstat(pid):
+    """(cpu ns, run-queue wait ns) of the main thread of pid, or None."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
+            t = f.read().split()
+        return int(t[0]), int(t[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def ctxt_switches(pid):
@@ -283,6 +328,8 @@ def run_all(agents, tool, opts, results, busy_fns):
                 agent.start()
                 running[name] = agent
                 results[name]["rss_start"] = rss_kb(agent.pid)
+                results[name]["rss_start_split"] = rss_split(agent.pid)
+                results[name]["rss_start_maps"] = rss_by_mapping(agent.pid)
             except RuntimeError as e:
                 results[name]["start_err"] = str(e)
                 log(f"   {name}: {e}")
@@ -430,6 +477,10 @@ def print_table(results, names, opts):
         for k, what in (("seq_all", "sequential pings/s"), ("pipe_all", "pipelined pings/s")):
             if len(r.get(k, [])) > 1:
                 print(f"note: {c}: {what} per round: " + ", ".join(f"{v:,.0f}" for v in r[k]))
+        if r.get("rss_start_split"):
+            print(f"note: {c}: VmRSS after start + 1 ping = {r['rss_start_split']}")
+        if r.get("rss_start_maps"):
+            print(f"note: {c}: largest RSS mappings (kB): {r['rss_start_maps']}")
         if r.get("busy_where"):
             print(f"note: {c}: busy request = guest-test-sleep 1000 ms, {r['busy_where']}")
         for key in ("busy", "busy_file"):
@@ -439,7 +490,9 @@ def print_table(results, names, opts):
                       f"{o['busy_slow_first_byte_ms']:.1f} ms)"
                       + (f", {o['busy_probes']:.0f} probes p50 {o['busy_probe_p50_ms']:.3f} ms "
                          f"max {o['busy_probe_max_ms']:.1f} ms, max while working "
-                         f"{o['busy_probe_working_max_ms']:.3f} ms" if "busy_probes" in o else ""))
+                         f"{o['busy_probe_working_max_ms']:.3f} ms" if "busy_probes" in o else "")
+                      + (f"; main thread {o['loop_cpu_ms']:.0f} ms on CPU, {o['loop_wait_ms']:.0f} ms "
+                         f"waiting for a CPU" if "loop_cpu_ms" in o else ""))
         for key in ("idle_free", "idle_conn"):
             d = r.get(key) or {}
             if d.get("strace_calls"):
@@ -578,11 +631,20 @@ def main():
                 f.flush()
                 os.fsync(f.fileno())
 
-    def busy_runs(r, key, sock, *args):
-        """Runs one busy workload opts.busy_runs times; median first-ping latency."""
+    def busy_runs(r, key, sock, *args, pid=None):
+        """Runs one busy workload opts.busy_runs times; median first-ping latency.
+
+        Also notes the main (event loop) thread's CPU time and run-queue wait
+        over each run, from /proc/PID/task/PID/schedstat."""
         outs = []
         for _ in range(opts.busy_runs):
-            outs.append(bench_ping(tool, "busy", sock, *args))
+            a = schedstat(pid)
+            out = bench_ping(tool, "busy", sock, *args)
+            b = schedstat(pid)
+            if a and b:
+                out["loop_cpu_ms"] = (b[0] - a[0]) / 1e6
+                out["loop_wait_ms"] = (b[1] - a[1]) / 1e6
+            outs.append(out)
         pings = sorted(o["busy_ping_ms"] for o in outs)
         r[key] = pings[len(pings) // 2]
         r[key + "_runs"] = outs
@@ -592,7 +654,8 @@ def main():
         make_big()
         log("== qemu-ga: ping behind a 48 MiB guest-file-read (untagged: qemu-ga has no tags)")
         try:
-            busy_runs(r, "busy_file", agent.sock, "file", bigfile, BIG, "untagged")
+            busy_runs(r, "busy_file", agent.sock, "file", bigfile, BIG, "untagged",
+                      pid=agent.pid)
             r["busy"] = r["busy_file"]
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             r["busy_err"] = str(e)
@@ -602,7 +665,8 @@ def main():
         make_big()
         log("== guestd: tagged pings behind a tagged 48 MiB guest-file-read")
         try:
-            busy_runs(r, "busy_file", agent.sock, "file", bigfile, BIG, "tagged")
+            busy_runs(r, "busy_file", agent.sock, "file", bigfile, BIG, "tagged",
+                      pid=agent.pid)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             r["busy_file_err"] = str(e)
             log(f"   failed: {e}")
