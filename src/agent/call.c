@@ -17,6 +17,12 @@ void call_return(struct call *c, json_t *ret)
 	conn_call_done(c->conn, c, reply);
 }
 
+void call_return_wire(struct call *c)
+{
+	c->done = true;
+	conn_call_done_wire(c->conn, c, &c->wire);
+}
+
 void call_fail(struct call *c, struct gd_err *err)
 {
 	gd_debug("%s: %s failed: %s", c->conn->name, c->req.execute ? c->req.execute : "request",

@@ -21,6 +21,7 @@ struct call {
 	const struct gd_cmd *cmd;   /* set by the dispatcher */
 	struct gd_err err;          /* a failure found before the handler ran (framing, envelope) */
 	json_t *result;             /* pool handlers: their return value (new reference) */
+	struct gd_buf wire;         /* pool handlers: the reply, serialised on the worker */
 	bool tagged;                /* has a "tag": runs concurrently (§4) */
 	bool started, done;
 	bool delimited;             /* write 0xFF before the reply (guest-sync-delimited) */
@@ -32,6 +33,8 @@ struct call {
 void call_return(struct call *c, json_t *ret);
 /* Completes c with an error: takes err's contents (err is left cleared). */
 void call_fail(struct call *c, struct gd_err *err);
+/* Completes c with the reply serialised in c->wire (the dispatcher, after a pool handler). */
+void call_return_wire(struct call *c);
 /* Asks for a 0xFF byte before the reply (guest-sync-delimited). */
 void call_set_delimited(struct call *c);
 /* The request's tag (borrowed), or NULL. */

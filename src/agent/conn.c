@@ -11,9 +11,20 @@
 #include "platform/platform.h"
 
 #define READ_CHUNK (64u * 1024)
-#define KEEP_OUT (1024u * 1024)    /* reply buffers above this are freed after writing */
+#define SMALL_CHUNK (64u * 1024)   /* small replies share a chunk up to this size */
+#define BIG_OUT (1024u * 1024)     /* after writing a chunk this big, give memory back */
+#define MAX_IOV 64
+
+/* A piece of output: one big serialised reply, or several small ones back to back. */
+struct outchunk {
+	struct outchunk *next;
+	struct gd_buf buf;
+	size_t off;         /* bytes of buf already written */
+	unsigned replies;
+};
 
 static void pump(struct conn *cn);
+static void maybe_finish(struct conn *cn);
 
 static struct conn *all_conns;
 
@@ -30,12 +41,26 @@ static void list_unlink(struct call **head, struct call **tail, struct call *c)
 	c->next = c->prev = NULL;
 }
 
+/* Frees a list of chunks; returns whether a big one was among them. */
+static bool chunks_free(struct outchunk *ch)
+{
+	bool big = false;
+	while (ch) {
+		struct outchunk *next = ch->next;
+		big |= ch->buf.cap > BIG_OUT;
+		gd_buf_free(&ch->buf);
+		free(ch);
+		ch = next;
+	}
+	return big;
+}
+
 static void conn_free(struct conn *cn)
 {
 	gd_frame_free(&cn->frame);
 	free(cn->inbuf);
-	gd_buf_free(&cn->out);
-	gd_buf_free(&cn->writing);
+	chunks_free(cn->out_head);
+	chunks_free(cn->writing);
 	free(cn);
 }
 
@@ -50,6 +75,7 @@ static void call_free(struct call *c)
 	gd_request_free(&c->req);
 	gd_err_clear(&c->err);
 	json_decref(c->result);
+	gd_buf_free(&c->wire);
 	free(c);
 }
 
@@ -132,6 +158,15 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct conn *cn = s->data;
 	(void)buf;
+	if (n == UV_EOF && cn->linger) {
+		/* the peer shut down its sending side: answer what it sent, then close */
+		cn->eof = true;
+		uv_read_stop(s);
+		cn->reading = false;
+		pump(cn);
+		maybe_finish(cn);
+		return;
+	}
 	if (n < 0) {
 		close_with(cn, (int)n);
 		return;
@@ -140,16 +175,21 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	pump(cn);
 }
 
+static void maybe_finish(struct conn *cn)
+{
+	/* a half-closed socket peer: once everything it sent is answered and written, close */
+	if (cn->eof && !cn->closing && cn->in_flight == 0 && !cn->writing && !cn->out_head)
+		close_with(cn, 0);
+}
+
 static void on_write(uv_write_t *w, int status)
 {
 	struct conn *cn = w->data;
 	cn->in_flight -= cn->writing_replies;
 	cn->writing_replies = 0;
-	cn->writing.len = 0;
-	if (cn->writing.cap > KEEP_OUT) {
-		gd_buf_free(&cn->writing);
+	if (chunks_free(cn->writing))
 		pf_mem_trim();
-	}
+	cn->writing = NULL;
 	if (status < 0) {
 		close_with(cn, status);
 		return;
@@ -158,42 +198,136 @@ static void on_write(uv_write_t *w, int status)
 		pump(cn);
 }
 
+/* Writes what it can now (uv_try_write: no request, no extra epoll_ctl per reply, which is what
+ * uv_write costs even when the write completes at once), then hands the rest to one uv_write. */
 static void flush(struct conn *cn)
 {
-	if (cn->closing || cn->writing_replies || cn->out.len == 0)
+	if (cn->closing || cn->writing || !cn->out_head)
 		return;
-	struct gd_buf t = cn->writing;
-	cn->writing = cn->out;
-	cn->out = t;
-	cn->out.len = 0;
-	cn->writing_replies = cn->out_replies;
-	cn->out_replies = 0;
-	uv_buf_t b = uv_buf_init(cn->writing.data, (unsigned)cn->writing.len);
+	uv_buf_t bufs[MAX_IOV];
+	unsigned n = 0;
+	for (struct outchunk *ch = cn->out_head; ch && n < MAX_IOV; ch = ch->next)
+		bufs[n++] = uv_buf_init(ch->buf.data + ch->off, (unsigned)(ch->buf.len - ch->off));
+	int w = uv_try_write(cn->stream, bufs, n);
+	if (w == UV_EAGAIN || w == UV_ENOSYS)
+		w = 0;
+	if (w < 0) {
+		close_with(cn, w);
+		return;
+	}
+	size_t left = (size_t)w;
+	bool big = false;
+	while (cn->out_head && left >= cn->out_head->buf.len - cn->out_head->off) {
+		struct outchunk *ch = cn->out_head;
+		left -= ch->buf.len - ch->off;
+		cn->in_flight -= ch->replies;
+		cn->out_head = ch->next;
+		ch->next = NULL;
+		big |= chunks_free(ch);
+	}
+	if (big)
+		pf_mem_trim();
+	if (!cn->out_head) {
+		cn->out_tail = NULL;
+		return;
+	}
+	cn->out_head->off += left;
+
+	/* the rest waits for the peer: one uv_write of up to MAX_IOV chunks */
+	struct outchunk *last = NULL;
+	n = 0;
+	cn->writing_replies = 0;
+	for (struct outchunk *ch = cn->out_head; ch && n < MAX_IOV; ch = ch->next) {
+		bufs[n++] = uv_buf_init(ch->buf.data + ch->off, (unsigned)(ch->buf.len - ch->off));
+		cn->writing_replies += ch->replies;
+		last = ch;
+	}
+	cn->writing = cn->out_head;
+	cn->out_head = last->next;
+	if (!cn->out_head)
+		cn->out_tail = NULL;
+	last->next = NULL;
 	cn->wreq.data = cn;
-	int r = uv_write(&cn->wreq, cn->stream, &b, 1, on_write);
+	int r = uv_write(&cn->wreq, cn->stream, bufs, n, on_write);
 	if (r < 0) {
 		cn->in_flight -= cn->writing_replies;
 		cn->writing_replies = 0;
-		cn->writing.len = 0;
+		chunks_free(cn->writing);
+		cn->writing = NULL;
 		close_with(cn, r);
 	}
 }
 
-void conn_call_done(struct conn *cn, struct call *c, json_t *reply)
+static struct outchunk *chunk_append(struct conn *cn)
+{
+	struct outchunk *ch = calloc(1, sizeof *ch);
+	if (!ch)
+		return NULL;
+	if (cn->out_tail)
+		cn->out_tail->next = ch;
+	else
+		cn->out_head = ch;
+	cn->out_tail = ch;
+	return ch;
+}
+
+/* Unlinks c from its list; returns whether its reply should be written. */
+static bool call_unlink(struct conn *cn, struct call *c)
 {
 	if (c->tagged)
 		list_unlink(&cn->running, NULL, c);
 	else
 		list_unlink(&cn->queue_head, &cn->queue_tail, c);
-	if (reply && !cn->closing && gd_reply_dump(reply, c->delimited, &cn->out) == 0)
-		cn->out_replies++;
-	else
+	return !cn->closing;
+}
+
+static void call_finish(struct conn *cn, struct call *c, bool queued)
+{
+	if (!queued)
 		cn->in_flight--;
-	json_decref(reply);
 	call_free(c);
-	if (!cn->closing)
+	if (!cn->closing) {
 		pump(cn);
+		maybe_finish(cn);
+	}
 	conn_unref(cn);
+}
+
+void conn_call_done(struct conn *cn, struct call *c, json_t *reply)
+{
+	bool queued = false;
+	if (reply && call_unlink(cn, c)) {
+		struct outchunk *ch = cn->out_tail;
+		if (!ch || ch->buf.len >= SMALL_CHUNK)
+			ch = chunk_append(cn);
+		if (ch && gd_reply_dump(reply, c->delimited, &ch->buf) == 0) {
+			ch->replies++;
+			queued = true;
+		}
+	} else if (!reply) {
+		call_unlink(cn, c);
+	}
+	json_decref(reply);
+	call_finish(cn, c, queued);
+}
+
+void conn_call_done_wire(struct conn *cn, struct call *c, struct gd_buf *wire)
+{
+	bool queued = false;
+	if (call_unlink(cn, c)) {
+		struct outchunk *ch = cn->out_tail;
+		if (wire->len < SMALL_CHUNK && ch && ch->buf.len < SMALL_CHUNK) {
+			queued = gd_buf_append(&ch->buf, wire->data, wire->len) == 0;
+		} else if ((ch = chunk_append(cn))) {
+			ch->buf = *wire; /* a big reply is written from the worker's buffer */
+			memset(wire, 0, sizeof *wire);
+			queued = true;
+		}
+		if (queued)
+			ch->replies++;
+	}
+	gd_buf_free(wire);
+	call_finish(cn, c, queued);
 }
 
 static void start_head(struct conn *cn)
@@ -261,10 +395,16 @@ static void pump(struct conn *cn)
 		}
 		if (cn->in_off == cn->in_len)
 			cn->in_off = cn->in_len = 0;
+		/* writing may complete replies at once, lowering in_flight: frame on if input waits */
+		unsigned before = cn->in_flight;
+		if (!cn->closing)
+			flush(cn);
+		if (cn->in_flight < before && cn->in_off < cn->in_len)
+			cn->repump = true;
 	} while (cn->repump && !cn->closing);
 	cn->pumping = false;
 	if (!cn->closing) {
-		bool want = cn->in_flight < cn->max_in_flight;
+		bool want = cn->in_flight < cn->max_in_flight && !cn->eof;
 		if (want && !cn->reading) {
 			if (uv_read_start(cn->stream, on_alloc, on_read) == 0)
 				cn->reading = true;
@@ -272,12 +412,12 @@ static void pump(struct conn *cn)
 			uv_read_stop(cn->stream);
 			cn->reading = false;
 		}
-		flush(cn);
 	}
 	conn_unref(cn);
 }
 
-struct conn *conn_new(uv_stream_t *stream, const char *name, conn_end_fn *on_end, void *data)
+struct conn *conn_new(uv_stream_t *stream, const char *name, unsigned flags, conn_end_fn *on_end,
+		      void *data)
 {
 	struct conn *cn = calloc(1, sizeof *cn);
 	if (!cn) {
@@ -293,6 +433,7 @@ struct conn *conn_new(uv_stream_t *stream, const char *name, conn_end_fn *on_end
 	all_conns = cn;
 	cn->on_end = on_end;
 	cn->data = data;
+	cn->linger = flags & CONN_LINGER;
 	cn->max_in_flight = (unsigned)agent.cfg.max_in_flight;
 	snprintf(cn->name, sizeof cn->name, "%s", name);
 	gd_frame_init(&cn->frame, (size_t)agent.cfg.max_request_size, (unsigned)agent.cfg.max_depth);

@@ -25,12 +25,14 @@ struct conn {
 	struct call *running;         /* started calls not yet done (tagged, and the queue head) */
 	unsigned in_flight;           /* calls not yet answered + replies not yet written */
 	unsigned max_in_flight;
-	struct gd_buf out;            /* replies waiting to be written */
-	unsigned out_replies;
-	struct gd_buf writing;        /* replies handed to uv_write */
+	struct outchunk *out_head;    /* replies waiting to be written, in order */
+	struct outchunk *out_tail;
+	struct outchunk *writing;     /* chunks handed to uv_write */
 	unsigned writing_replies;
 	uv_write_t wreq;
 	bool reading, closing, pumping, repump;
+	bool linger;                  /* sockets: after the peer's EOF, answer what it sent */
+	bool eof;
 	unsigned refs;                /* the stream + one per live call */
 	int end_err;                  /* passed to on_end */
 	struct conn *all_next, *all_prev; /* every open connection, for shutdown */
@@ -39,9 +41,15 @@ struct conn {
 	char name[64];                /* for logs: "unix #3", "virtio-serial" */
 };
 
+enum {
+	CONN_LINGER = 1 << 0,   /* a half-close (EOF) still gets its replies (sockets); without it
+				 * EOF means the peer is gone (a character device's host) */
+};
+
 /* Takes ownership of stream (already initialised, e.g. uv_pipe_open/accept) and starts reading.
- * Returns NULL on ENOMEM (the stream is then closed). */
-struct conn *conn_new(uv_stream_t *stream, const char *name, conn_end_fn *on_end, void *data);
+ * Returns NULL if it could not start; the stream is then closed and on_end called. */
+struct conn *conn_new(uv_stream_t *stream, const char *name, unsigned flags, conn_end_fn *on_end,
+		      void *data);
 /* Stops serving: closes the stream, drops queued calls; running calls finish and their replies
  * are dropped. on_end is called. */
 void conn_close(struct conn *cn);
@@ -51,6 +59,8 @@ void conn_close_all(void);
 
 /* call.c → conn.c: a call of cn has completed with reply (stolen; NULL when none is sent). */
 void conn_call_done(struct conn *cn, struct call *c, json_t *reply);
+/* The same with the reply already serialised (by a worker thread): wire's buffer is taken. */
+void conn_call_done_wire(struct conn *cn, struct call *c, struct gd_buf *wire);
 /* Drops one reference (a call that outlived its connection). */
 void conn_unref(struct conn *cn);
 

@@ -95,7 +95,20 @@ int dispatch_check_args(const struct gd_cmd *cmd, json_t *args, struct gd_err *e
 static void pool_work(uv_work_t *w)
 {
 	struct call *c = w->data;
-	c->result = c->cmd->pool_fn(c->req.args, &c->err);
+	json_t *r = c->cmd->pool_fn(c->req.args, &c->err);
+	if (!r || (c->cmd->flags & GD_CMD_NO_SUCCESS_REPLY)) {
+		c->result = r;
+		return;
+	}
+	/* serialise here, off the loop: a 48 MiB read makes a 64 MiB reply, and the result is
+	 * freed here too, so it never sits beside its serialised copy on the loop */
+	json_t *reply = gd_reply_return(r, c->req.tag, c->req.id);
+	if (!reply || gd_reply_dump(reply, c->delimited, &c->wire) < 0) {
+		gd_buf_free(&c->wire);
+		gd_err_set(&c->err, GD_ERR_GENERIC, ENOMEM, "out of memory for the reply of %s",
+			   c->cmd->name);
+	}
+	json_decref(reply);
 }
 
 static void pool_done(uv_work_t *w, int status)
@@ -108,7 +121,9 @@ static void pool_done(uv_work_t *w, int status)
 	}
 	json_t *r = c->result;
 	c->result = NULL;
-	if (r)
+	if (c->wire.data)
+		call_return_wire(c);
+	else if (r || (!c->err.desc && (c->cmd->flags & GD_CMD_NO_SUCCESS_REPLY)))
 		call_return(c, r);
 	else
 		call_fail(c, &c->err);

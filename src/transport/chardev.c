@@ -81,7 +81,7 @@ static void start_session(struct chardev *cd)
 		return;
 	}
 	cd->state = CD_SESSION;
-	cd->conn = conn_new((uv_stream_t *)p, cd->t->ops->method, on_conn_end, cd);
+	cd->conn = conn_new((uv_stream_t *)p, cd->t->ops->method, 0, on_conn_end, cd);
 }
 
 static void close_fd(struct chardev *cd)

@@ -69,7 +69,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	char name[64];
 	snprintf(name, sizeof name, "unix #%u", ++u->serial);
-	conn_new((uv_stream_t *)client, name, NULL, NULL);
+	conn_new((uv_stream_t *)client, name, CONN_LINGER, NULL, NULL);
 }
 
 static int unix_start(struct transport *t, struct gd_err *err)

@@ -44,7 +44,7 @@ static void on_readable(uv_poll_t *p, int status, int events)
 		}
 		char name[64];
 		snprintf(name, sizeof name, "vsock #%u", ++v->serial);
-		conn_new((uv_stream_t *)client, name, NULL, NULL);
+		conn_new((uv_stream_t *)client, name, CONN_LINGER, NULL, NULL);
 	}
 }
 

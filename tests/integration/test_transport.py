@@ -82,6 +82,24 @@ class UnixClients(gdtest.AgentTest):
             a.close()
         self.assertEqual(self.c.call(self, "guest-ping"), {"return": {}})
 
+    def test_half_close_gets_replies(self):
+        """A client that sends and shuts down its sending side (printf ... | socat) still gets
+        every reply, slow ones included, and then the agent closes the connection."""
+        c = self.agent.connect()
+        try:
+            c.send('{"execute":"guest-test-block","arguments":{"ms":200}}'
+                   '{"execute":"guest-test-sleep","arguments":{"ms":100},"tag":"t"}'
+                   '{"execute":"guest-sync","arguments":{"id":3}}'
+                   '{"execute":"guest-sy')  # a partial request at EOF is dropped
+            c.s.shutdown(socket.SHUT_WR)
+            got = [c.reply() for _ in range(3)]
+            self.assertEqual(sorted(json.dumps(g, sort_keys=True) for g in got),
+                             sorted(json.dumps(g, sort_keys=True) for g in
+                                    [{"return": {}}, {"return": {}, "tag": "t"}, {"return": 3}]))
+            self.assertEqual(c.s.recv(100), b"", "closed after the last reply")
+        finally:
+            c.close()
+
     def test_many_clients(self):
         conns = [self.agent.connect() for _ in range(50)]
         try:
