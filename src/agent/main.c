@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "guestd/log.h"
 #include "platform/platform.h"
 #include "transport/transport.h"
+
+#define GD_DEFAULT_PIDFILE GD_DEFAULT_STATEDIR "/guestd.pid"
 
 static struct transport *transports;
 static uv_signal_t sig_term, sig_int, sig_hup;
@@ -118,17 +121,25 @@ static int daemonize(void)
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
-		if (gd_log_get_level() < GD_LOG_DEBUG)
-			dup2(null, STDERR_FILENO);
 		if (null > 2)
 			close(null);
 	}
 	return 0;
 }
 
+/* Tells the daemonize parent how startup went. Until then stderr stays the caller's, so that
+ * a startup error (pidfile locked, channel missing) is seen where guestd -d was typed; after a
+ * good start it goes to /dev/null unless debugging. */
 static void report_ready(char status)
 {
 	if (ready_fd >= 0) {
+		if (status == 0 && gd_log_get_level() < GD_LOG_DEBUG) {
+			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			if (null >= 0) {
+				dup2(null, STDERR_FILENO);
+				close(null);
+			}
+		}
 		ssize_t w = write(ready_fd, &status, 1);
 		(void)w;
 		close(ready_fd);
@@ -164,6 +175,24 @@ int main(int argc, char **argv)
 	}
 	gd_log_set_level(agent.cfg.verbose >= 2 ? GD_LOG_DEBUG
 			 : agent.cfg.verbose == 1 ? GD_LOG_INFO : GD_LOG_WARN);
+	/* under systemd Type=notify the service manager tracks this process: forking away from
+	 * it would lose READY=1, so daemon=true / -d are ignored there (the log stays on stderr,
+	 * which is the journal) */
+	const char *notify = getenv("NOTIFY_SOCKET");
+	bool notify_ignored_daemon = false;
+	if (agent.cfg.daemonize && notify && *notify) {
+		agent.cfg.daemonize = false;
+		notify_ignored_daemon = true;
+	}
+	/* daemonized without -f: the default pidfile, as qemu-ga's /var/run/qemu-ga.pid */
+	if (agent.cfg.daemonize && !agent.cfg.pidfile) {
+		agent.cfg.pidfile = strdup(GD_DEFAULT_PIDFILE);
+		if (!agent.cfg.pidfile) {
+			fprintf(stderr, "guestd: out of memory\n");
+			config_free(&agent.cfg);
+			return 1;
+		}
+	}
 	if (agent.cfg.logfile) {
 		int r = gd_log_open(GD_LOG_FILE, "guestd", agent.cfg.logfile);
 		if (r < 0) {
@@ -175,8 +204,12 @@ int main(int argc, char **argv)
 	} else if (agent.cfg.daemonize) {
 		gd_log_open(GD_LOG_SYSLOG, "guestd", NULL);
 	}
+	if (notify_ignored_daemon)
+		gd_warn("NOTIFY_SOCKET is set (systemd Type=notify): not daemonizing");
 	if (agent.cfg.daemonize && daemonize() < 0) {
 		fprintf(stderr, "guestd: cannot daemonize: %s\n", strerror(errno));
+		report_ready(1);
+		config_free(&agent.cfg);
 		return 1;
 	}
 	if (agent.cfg.pidfile && write_pidfile(agent.cfg.pidfile) < 0) {
