@@ -21,6 +21,24 @@ struct unix_priv {
 	unsigned serial;
 };
 
+/* A group name, or a number when no group has that name (as chown(1)): numbers work where
+ * names cannot be looked up, as in a fully static build without the NSS libraries. */
+static int group_id(const char *name, gid_t *gid)
+{
+	struct group *g = getgrnam(name);
+	if (g) {
+		*gid = g->gr_gid;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(name, &end, 10);
+	if (errno || end == name || *end || name[0] == '-' || n >= (gid_t)-1)
+		return -ENOENT;
+	*gid = (gid_t)n;
+	return 0;
+}
+
 /* A socket file left by a dead agent is replaced; a live one, or a file that is not a socket,
  * is an error. */
 static int check_stale(const char *path, struct gd_err *err)
@@ -93,14 +111,14 @@ static int unix_start(struct transport *t, struct gd_err *err)
 		goto fail_unlink;
 	}
 	if (agent.cfg.socket_group) {
-		struct group *g = getgrnam(agent.cfg.socket_group);
-		if (!g) {
+		gid_t gid;
+		if (group_id(agent.cfg.socket_group, &gid) < 0) {
 			unlink(t->path);
 			uv_close((uv_handle_t *)&u->server, (uv_close_cb)free);
 			return gd_err_set(err, GD_ERR_GENERIC, ENOENT, "socket group '%s' not found",
 					  agent.cfg.socket_group);
 		}
-		if (chown(t->path, (uid_t)-1, g->gr_gid) < 0) {
+		if (chown(t->path, (uid_t)-1, gid) < 0) {
 			r = -errno;
 			goto fail_unlink;
 		}
