@@ -66,8 +66,8 @@ def check(path, fn, c):
             fail(path, f"missing {k!r}")
     if fn != c["name"] + ".json":
         fail(path, f"file name does not match name {c['name']!r}")
-    if c["runs"] not in ("loop", "pool", "process"):
-        fail(path, "runs must be loop, pool or process")
+    if c["runs"] not in ("loop", "pool", "stream", "process"):
+        fail(path, "runs must be loop, pool, stream or process")
     for k in ("freeze-safe", "success-response", "qemu-ga"):
         if k in c and not isinstance(c[k], bool):
             fail(path, f"{k} must be a boolean")
@@ -126,14 +126,15 @@ def gen_table(cmds):
             flags.append("GD_CMD_FREEZE_SAFE")
         if c.get("success-response") is False:
             flags.append("GD_CMD_NO_SUCCESS_REPLY")
-        pool = c["runs"] == "pool"
+        kind = {"pool": ("GD_RUN_POOL", "pool_fn"), "stream": ("GD_RUN_STREAM", "stream_fn")}.get(
+            c["runs"], ("GD_RUN_LOOP", "loop_fn"))
         nargs = len(c.get("arguments", []))
         out.append("\t{")
         out.append(f"\t\t.name = {cstr(c['name'])},")
         out.append(f"\t\t.summary = {cstr(c['summary'])},")
-        out.append(f"\t\t.runs = {'GD_RUN_POOL' if pool else 'GD_RUN_LOOP'},")
+        out.append(f"\t\t.runs = {kind[0]},")
         out.append(f"\t\t.flags = {' | '.join(flags) if flags else '0'},")
-        out.append(f"\t\t.{'pool_fn' if pool else 'loop_fn'} = cmd_{n},")
+        out.append(f"\t\t.{kind[1]} = cmd_{n},")
         out.append(f"\t\t.args = {'args_' + n if nargs else 'NULL'},")
         out.append(f"\t\t.nargs = {nargs},")
         out.append("\t},")
@@ -149,6 +150,8 @@ def gen_proto(cmds):
         n = cname(c["name"])
         if c["runs"] == "pool":
             out.append(f"gd_pool_fn cmd_{n};")
+        elif c["runs"] == "stream":
+            out.append(f"gd_stream_fn cmd_{n};")
         else:
             out.append(f"gd_loop_fn cmd_{n};")
     out += ["", "#endif"]
@@ -195,7 +198,9 @@ def gen_docs(cmds):
             out += ["", c["description"]]
         out.append("")
         origin = "qemu-ga compatible" if c.get("qemu-ga") else "guestd extension"
-        notes = [origin, f"runs on the {'threadpool' if c['runs'] == 'pool' else 'loop' if c['runs'] == 'loop' else 'loop (child process)'}"]
+        where = {"pool": "the threadpool", "stream": "the threadpool, its reply streamed in pieces",
+                 "loop": "the loop", "process": "the loop (child process)"}[c["runs"]]
+        notes = [origin, f"runs on {where}"]
         notes.append("allowed while frozen" if c.get("freeze-safe") else "refused while frozen")
         if c.get("success-response") is False:
             notes.append("no reply on success")

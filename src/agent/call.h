@@ -12,6 +12,26 @@
 
 struct conn;
 struct gd_cmd;
+struct outchunk;
+
+/* The size of each piece of a streamed return value (the cap given to gd_stream.next). */
+#define GD_STREAM_PIECE (1024u * 1024)
+
+/* A streamed return value (guest-file-read): memory stays bounded by a few pieces however
+ * large the value, and pieces are written while the next ones are produced. */
+struct gd_stream {
+	/* Worker thread: writes the next piece of the return value's JSON text into buf (room for
+	 * cap bytes) and returns its length; sets *done once the value is complete. It must always
+	 * complete the value: an I/O error ends the data early (as a short read would); it cannot
+	 * turn the reply into an error any more. */
+	size_t (*next)(void *ctx, char *buf, size_t cap, bool *done);
+	/* Releases ctx; called once, on any thread, whether or not the value was completed. */
+	void (*release)(void *ctx);
+	void *ctx;
+	/* The largest piece the value needs, when smaller than GD_STREAM_PIECE (a small read
+	 * should not cost a 1 MiB buffer); 0: GD_STREAM_PIECE. */
+	size_t piece_max;
+};
 
 struct call {
 	struct conn *conn;          /* NULL once the connection has gone: the reply is dropped */
@@ -22,6 +42,12 @@ struct call {
 	struct gd_err err;          /* a failure found before the handler ran (framing, envelope) */
 	json_t *result;             /* pool handlers: their return value (new reference) */
 	struct gd_buf wire;         /* pool handlers: the reply, serialised on the worker */
+	struct gd_stream stream;    /* stream handlers: the value being produced */
+	struct gd_buf piece;        /* stream handlers: the piece a worker produced */
+	struct outchunk *marker;    /* stream handlers: the reply's place in the output */
+	bool streaming;             /* the stream handler accepted: pieces follow */
+	bool producing;             /* a piece is being produced on a worker */
+	bool stream_done;           /* the last piece has been produced */
 	bool tagged;                /* has a "tag": runs concurrently (§4) */
 	bool started, done;
 	bool delimited;             /* write 0xFF before the reply (guest-sync-delimited) */

@@ -30,6 +30,7 @@ struct gd_argspec {
 enum gd_runs {
 	GD_RUN_LOOP = 0,   /* instant, or completes later from a loop callback (timers, processes) */
 	GD_RUN_POOL,       /* touches the disk or the kernel: runs on the libuv threadpool */
+	GD_RUN_STREAM,     /* threadpool, and the return value is produced in pieces (big reads) */
 };
 
 enum {
@@ -44,6 +45,10 @@ typedef void gd_loop_fn(struct call *c, json_t *args);
  * must not touch loop state. */
 typedef json_t *gd_pool_fn(json_t *args, struct gd_err *err);
 
+/* A stream handler runs on a worker thread: it checks what it needs (handles, limits) and
+ * either fills st and returns 0, or returns a negative errno with err set (an error reply). */
+typedef int gd_stream_fn(json_t *args, struct gd_stream *st, struct gd_err *err);
+
 struct gd_cmd {
 	const char *name;
 	const char *summary;
@@ -51,6 +56,7 @@ struct gd_cmd {
 	unsigned flags;
 	gd_loop_fn *loop_fn;
 	gd_pool_fn *pool_fn;
+	gd_stream_fn *stream_fn;
 	const struct gd_argspec *args;
 	size_t nargs;
 };

@@ -7,6 +7,7 @@
 #include "agent/agent.h"
 #include "agent/conn.h"
 #include "agent/dispatch.h"
+#include "agent/stream.h"
 #include "guestd/log.h"
 #include "platform/platform.h"
 
@@ -14,17 +15,22 @@
 #define SMALL_CHUNK (64u * 1024)   /* small replies share a chunk up to this size */
 #define BIG_OUT (1024u * 1024)     /* after writing a chunk this big, give memory back */
 #define MAX_IOV 64
+#define STREAM_AHEAD (4u * GD_STREAM_PIECE) /* streams pause while this much waits unwritten */
 
-/* A piece of output: one big serialised reply, or several small ones back to back. */
+/* A piece of output: one big serialised reply, or several small ones back to back, or the
+ * place of a streamed reply still being produced (stream set: output stops there; its pieces
+ * are moved out in front of it as they come). */
 struct outchunk {
 	struct outchunk *next;
 	struct gd_buf buf;
 	size_t off;         /* bytes of buf already written */
 	unsigned replies;
+	struct call *stream;
 };
 
 static void pump(struct conn *cn);
 static void maybe_finish(struct conn *cn);
+static void close_with(struct conn *cn, int err);
 
 static struct conn *all_conns;
 
@@ -72,6 +78,9 @@ void conn_unref(struct conn *cn)
 
 static void call_free(struct call *c)
 {
+	if (c->stream.release)
+		c->stream.release(c->stream.ctx);
+	gd_buf_free(&c->piece);
 	gd_request_free(&c->req);
 	gd_err_clear(&c->err);
 	json_decref(c->result);
@@ -117,6 +126,16 @@ static void close_with(struct conn *cn, int err)
 			cn->refs--; /* the stream's reference keeps cn alive */
 		}
 		c = next;
+	}
+	/* streams waiting for the peer to read will not be asked for more: end them */
+	for (int pass = 0; pass < 2; pass++) {
+		c = pass ? cn->running : cn->queue_head;
+		while (c) {
+			struct call *next = c->next;
+			if (c->streaming && !c->producing)
+				conn_stream_abort(cn, c);
+			c = next;
+		}
 	}
 	gd_frame_reset(&cn->frame);
 	cn->in_off = cn->in_len = 0;
@@ -187,6 +206,8 @@ static void on_write(uv_write_t *w, int status)
 	struct conn *cn = w->data;
 	cn->in_flight -= cn->writing_replies;
 	cn->writing_replies = 0;
+	cn->out_bytes -= cn->writing_bytes;
+	cn->writing_bytes = 0;
 	if (chunks_free(cn->writing))
 		pf_mem_trim();
 	cn->writing = NULL;
@@ -198,16 +219,46 @@ static void on_write(uv_write_t *w, int status)
 		pump(cn);
 }
 
+/* Moves the bytes produced so far for the first streamed reply out in front of its place, so
+ * that they are written like any chunk; the place itself stays and output stops there. */
+static void detach_stream_bytes(struct conn *cn)
+{
+	struct outchunk *prev = NULL;
+	for (struct outchunk *ch = cn->out_head; ch; prev = ch, ch = ch->next) {
+		if (!ch->stream)
+			continue;
+		if (ch->buf.len > ch->off) {
+			struct outchunk *d = calloc(1, sizeof *d);
+			if (!d)
+				return;
+			d->buf = ch->buf;
+			d->off = ch->off;
+			memset(&ch->buf, 0, sizeof ch->buf);
+			ch->off = 0;
+			d->next = ch;
+			if (prev)
+				prev->next = d;
+			else
+				cn->out_head = d;
+		}
+		return;
+	}
+}
+
 /* Writes what it can now (uv_try_write: no request, no extra epoll_ctl per reply, which is what
- * uv_write costs even when the write completes at once), then hands the rest to one uv_write. */
+ * uv_write costs even when the write completes at once), then hands the rest to one uv_write.
+ * Output stops at a streamed reply still being produced. */
 static void flush(struct conn *cn)
 {
 	if (cn->closing || cn->writing || !cn->out_head)
 		return;
+	detach_stream_bytes(cn);
 	uv_buf_t bufs[MAX_IOV];
 	unsigned n = 0;
-	for (struct outchunk *ch = cn->out_head; ch && n < MAX_IOV; ch = ch->next)
+	for (struct outchunk *ch = cn->out_head; ch && !ch->stream && n < MAX_IOV; ch = ch->next)
 		bufs[n++] = uv_buf_init(ch->buf.data + ch->off, (unsigned)(ch->buf.len - ch->off));
+	if (n == 0)
+		return;
 	int w = uv_try_write(cn->stream, bufs, n);
 	if (w == UV_EAGAIN || w == UV_ENOSYS)
 		w = 0;
@@ -215,9 +266,11 @@ static void flush(struct conn *cn)
 		close_with(cn, w);
 		return;
 	}
+	cn->out_bytes -= (size_t)w;
 	size_t left = (size_t)w;
 	bool big = false;
-	while (cn->out_head && left >= cn->out_head->buf.len - cn->out_head->off) {
+	while (cn->out_head && !cn->out_head->stream &&
+	       left >= cn->out_head->buf.len - cn->out_head->off) {
 		struct outchunk *ch = cn->out_head;
 		left -= ch->buf.len - ch->off;
 		cn->in_flight -= ch->replies;
@@ -232,14 +285,18 @@ static void flush(struct conn *cn)
 		return;
 	}
 	cn->out_head->off += left;
+	if (cn->out_head->stream)
+		return;
 
 	/* the rest waits for the peer: one uv_write of up to MAX_IOV chunks */
 	struct outchunk *last = NULL;
 	n = 0;
 	cn->writing_replies = 0;
-	for (struct outchunk *ch = cn->out_head; ch && n < MAX_IOV; ch = ch->next) {
+	cn->writing_bytes = 0;
+	for (struct outchunk *ch = cn->out_head; ch && !ch->stream && n < MAX_IOV; ch = ch->next) {
 		bufs[n++] = uv_buf_init(ch->buf.data + ch->off, (unsigned)(ch->buf.len - ch->off));
 		cn->writing_replies += ch->replies;
+		cn->writing_bytes += ch->buf.len - ch->off;
 		last = ch;
 	}
 	cn->writing = cn->out_head;
@@ -252,6 +309,8 @@ static void flush(struct conn *cn)
 	if (r < 0) {
 		cn->in_flight -= cn->writing_replies;
 		cn->writing_replies = 0;
+		cn->out_bytes -= cn->writing_bytes;
+		cn->writing_bytes = 0;
 		chunks_free(cn->writing);
 		cn->writing = NULL;
 		close_with(cn, r);
@@ -298,10 +357,12 @@ void conn_call_done(struct conn *cn, struct call *c, json_t *reply)
 	bool queued = false;
 	if (reply && call_unlink(cn, c)) {
 		struct outchunk *ch = cn->out_tail;
-		if (!ch || ch->buf.len >= SMALL_CHUNK)
+		if (!ch || ch->stream || ch->buf.len >= SMALL_CHUNK)
 			ch = chunk_append(cn);
+		size_t before = ch ? ch->buf.len : 0;
 		if (ch && gd_reply_dump(reply, c->delimited, &ch->buf) == 0) {
 			ch->replies++;
+			cn->out_bytes += ch->buf.len - before;
 			queued = true;
 		}
 	} else if (!reply) {
@@ -316,18 +377,118 @@ void conn_call_done_wire(struct conn *cn, struct call *c, struct gd_buf *wire)
 	bool queued = false;
 	if (call_unlink(cn, c)) {
 		struct outchunk *ch = cn->out_tail;
-		if (wire->len < SMALL_CHUNK && ch && ch->buf.len < SMALL_CHUNK) {
+		size_t len = wire->len;
+		if (wire->len < SMALL_CHUNK && ch && !ch->stream && ch->buf.len < SMALL_CHUNK) {
 			queued = gd_buf_append(&ch->buf, wire->data, wire->len) == 0;
 		} else if ((ch = chunk_append(cn))) {
 			ch->buf = *wire; /* a big reply is written from the worker's buffer */
 			memset(wire, 0, sizeof *wire);
 			queued = true;
 		}
-		if (queued)
+		if (queued) {
 			ch->replies++;
+			cn->out_bytes += len;
+		}
 	}
 	gd_buf_free(wire);
 	call_finish(cn, c, queued);
+}
+
+/* ", "tag": T, "id": I}\n": the end of a streamed reply, as gd_reply_return would write it. */
+static int stream_suffix(struct call *c, struct gd_buf *b)
+{
+	static const char *const names[] = { "tag", "id" };
+	json_t *vals[] = { c->req.tag, c->req.id };
+	for (int i = 0; i < 2; i++) {
+		if (!vals[i])
+			continue;
+		char *v = json_dumps(vals[i], JSON_ENCODE_ANY);
+		int r = v ? 0 : -ENOMEM;
+		if (!r && (gd_buf_append(b, ", \"", 3) < 0 ||
+			   gd_buf_append(b, names[i], strlen(names[i])) < 0 ||
+			   gd_buf_append(b, "\": ", 3) < 0 || gd_buf_append(b, v, strlen(v)) < 0))
+			r = -ENOMEM;
+		free(v);
+		if (r < 0)
+			return r;
+	}
+	return gd_buf_append(b, "}\n", 2);
+}
+
+void conn_stream_abort(struct conn *cn, struct call *c)
+{
+	/* a value cut short cannot be mended: the connection ends (the peer sees EOF, not a
+	 * truncated reply followed by others) */
+	if (c->marker) {
+		c->marker->stream = NULL; /* dropped with the output when the connection closes */
+		c->marker = NULL;
+	}
+	call_unlink(cn, c);
+	call_finish(cn, c, false);
+	close_with(cn, UV_ENOMEM);
+}
+
+void conn_stream_piece(struct conn *cn, struct call *c)
+{
+	if (cn->closing || (c->piece.len == 0 && !c->stream_done)) {
+		if (!cn->closing)
+			gd_err_log("%s: %s: out of memory in a streamed reply", cn->name,
+				   c->req.execute);
+		conn_stream_abort(cn, c);
+		return;
+	}
+	struct outchunk *m = c->marker;
+	if (!m) {
+		/* the reply takes its place in the output now; what comes after waits for it */
+		if (!(m = chunk_append(cn)) ||
+		    gd_buf_append(&m->buf, "{\"return\": ", 11) < 0) {
+			conn_stream_abort(cn, c);
+			return;
+		}
+		m->stream = c;
+		c->marker = m;
+		cn->out_bytes += 11;
+	}
+	size_t before = m->buf.len;
+	if (m->buf.len == m->off) {
+		/* nothing of the place's own waits: take the worker's buffer as it is */
+		gd_buf_free(&m->buf);
+		m->buf = c->piece;
+		m->off = 0;
+		memset(&c->piece, 0, sizeof c->piece);
+		before = 0;
+	} else if (gd_buf_append(&m->buf, c->piece.data, c->piece.len) < 0) {
+		conn_stream_abort(cn, c);
+		return;
+	}
+	if (c->stream_done && stream_suffix(c, &m->buf) < 0) {
+		conn_stream_abort(cn, c);
+		return;
+	}
+	cn->out_bytes += m->buf.len - before;
+	if (!c->stream_done) {
+		flush(cn);
+		if (cn->out_bytes < STREAM_AHEAD)
+			stream_resume(c);
+		return;
+	}
+	/* complete: the place becomes an ordinary chunk holding the end of one reply */
+	m->stream = NULL;
+	m->replies = 1;
+	c->marker = NULL;
+	call_unlink(cn, c);
+	call_finish(cn, c, true);
+}
+
+/* Streams paused because the peer had not read enough go on once it has. */
+static void resume_streams(struct conn *cn)
+{
+	if (cn->out_bytes >= STREAM_AHEAD)
+		return;
+	for (int pass = 0; pass < 2; pass++)
+		for (struct call *c = pass ? cn->running : cn->queue_head; c; c = c->next)
+			if (c->marker && !c->producing && !c->stream_done)
+				stream_resume(c);
 }
 
 static void start_head(struct conn *cn)
@@ -412,6 +573,7 @@ static void pump(struct conn *cn)
 			uv_read_stop(cn->stream);
 			cn->reading = false;
 		}
+		resume_streams(cn);
 	}
 	conn_unref(cn);
 }

@@ -29,6 +29,8 @@ struct conn {
 	struct outchunk *out_tail;
 	struct outchunk *writing;     /* chunks handed to uv_write */
 	unsigned writing_replies;
+	size_t out_bytes;             /* bytes queued and not yet written (streams pace on it) */
+	size_t writing_bytes;         /* of which handed to uv_write */
 	uv_write_t wreq;
 	bool reading, closing, pumping, repump;
 	bool linger;                  /* sockets: after the peer's EOF, answer what it sent */
@@ -61,6 +63,11 @@ void conn_close_all(void);
 void conn_call_done(struct conn *cn, struct call *c, json_t *reply);
 /* The same with the reply already serialised (by a worker thread): wire's buffer is taken. */
 void conn_call_done_wire(struct conn *cn, struct call *c, struct gd_buf *wire);
+/* stream.c → conn.c: c's worker produced c->piece (and maybe the last one): place it in the
+ * output. */
+void conn_stream_piece(struct conn *cn, struct call *c);
+/* Ends a streamed reply that cannot be completed, and with it the connection. */
+void conn_stream_abort(struct conn *cn, struct call *c);
 /* Drops one reference (a call that outlived its connection). */
 void conn_unref(struct conn *cn);
 

@@ -7,6 +7,7 @@
 #include "agent/cmdtab.h"
 #include "agent/conn.h"
 #include "agent/dispatch.h"
+#include "agent/stream.h"
 #include "guestd/log.h"
 
 static int cmp_name(const void *key, const void *elem)
@@ -165,6 +166,10 @@ void dispatch_call(struct call *c)
 	}
 	c->cmd = cmd;
 	gd_debug("%s: run %s", c->conn->name, name);
+	if (cmd->runs == GD_RUN_STREAM) {
+		stream_start(c);
+		return;
+	}
 	if (cmd->runs == GD_RUN_POOL) {
 		c->work.data = c;
 		int r = uv_queue_work(call_loop(c), &c->work, pool_work, pool_done);

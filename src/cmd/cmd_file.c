@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -173,42 +174,120 @@ static ssize_t read_full(int fd, char *buf, size_t n, bool *eof)
 	return (ssize_t)got;
 }
 
-json_t *cmd_guest_file_read(json_t *args, struct gd_err *err)
+/* guest-file-read streams its reply: the bytes are read and base64-encoded a piece at a time
+ * while earlier pieces are being written, so a 48 MiB read holds about 3 MiB, not 48 + 64.
+ * The value is {"buf-b64": "...", "count": N, "eof": B}: qemu-ga's members, with count and eof
+ * last because they are known only at the end (JSON objects are unordered). */
+struct read_stream {
+	struct fh *h;
+	size_t want, got;       /* bytes asked for, bytes read so far */
+	bool eof, end;          /* end: no more reads (count reached, EOF, short read, error) */
+	bool head;              /* the opening text was written */
+	size_t raw_cap, nraw;   /* raw: bytes read, not yet encoded (carried over: n % 3) */
+	char raw[];
+};
+
+/* Room kept in each piece for the opening and closing text. */
+#define FRAME_ROOM 96
+
+static void read_more(struct read_stream *r)
+{
+	size_t ask = r->want - r->got;
+	if (ask > r->raw_cap - r->nraw)
+		ask = r->raw_cap - r->nraw;
+	if (ask == 0) {
+		r->end = r->got == r->want;
+		return;
+	}
+	bool eof = false;
+	ssize_t n = read_full(fh_fd(r->h), r->raw + r->nraw, ask, &eof);
+	if (n < 0)
+		n = 0; /* an error after data: the read ends short; the next read reports it */
+	r->got += (size_t)n;
+	r->nraw += (size_t)n;
+	r->eof = eof;
+	if (eof || (size_t)n < ask || r->got == r->want)
+		r->end = true;
+}
+
+static size_t read_next(void *ctx, char *buf, size_t cap, bool *done)
+{
+	static const char open_text[] = "{\"buf-b64\": \"";
+	struct read_stream *r = ctx;
+	size_t n = 0;
+	if (!r->head) {
+		memcpy(buf, open_text, sizeof open_text - 1);
+		n = sizeof open_text - 1;
+		r->head = true;
+	}
+	if (!r->end)
+		read_more(r);
+	/* whole groups of 3 bytes now, the last 1-2 (padded) only at the end */
+	size_t enc = r->end ? r->nraw : r->nraw / 3 * 3;
+	if (gd_b64_encoded_len(enc) > cap - n - FRAME_ROOM)
+		enc = (cap - n - FRAME_ROOM) / 4 * 3; /* cannot happen with raw_cap sized to cap */
+	gd_b64_encode(buf + n, r->raw, enc);
+	n += gd_b64_encoded_len(enc);
+	memmove(r->raw, r->raw + enc, r->nraw - enc);
+	r->nraw -= enc;
+	if (r->end && r->nraw == 0) {
+		n += (size_t)snprintf(buf + n, cap - n, "\", \"count\": %zu, \"eof\": %s}", r->got,
+				      r->eof ? "true" : "false");
+		*done = true;
+	}
+	return n;
+}
+
+static void read_release(void *ctx)
+{
+	struct read_stream *r = ctx;
+	fh_release(r->h);
+	free(r);
+}
+
+int cmd_guest_file_read(json_t *args, struct gd_stream *st, struct gd_err *err)
 {
 	json_int_t id = int_arg(args, "handle", -1);
 	json_int_t count = int_arg(args, "count", READ_DEFAULT);
-	if (count < 0 || count > READ_MAX)
-		return bad_value(err, "count", count);
-	/* one buffer: the bytes are read into its start and base64-encoded in place (nettle encodes
-	 * back to front, so output never overtakes unread input) */
-	char *buf = malloc(gd_b64_encoded_len((size_t)count) + 1);
-	if (!buf) {
-		gd_err_errno(err, ENOMEM, "failed to read file");
-		return NULL;
+	if (count < 0 || count > READ_MAX) {
+		bad_value(err, "count", count);
+		return -EINVAL;
 	}
-	struct fh *h = fh_acquire(id);
-	if (!h) {
-		free(buf);
-		return no_handle(err, id);
+	/* raw bytes per piece: their base64 and the framing text fit in one piece */
+	size_t raw_cap = (GD_STREAM_PIECE - FRAME_ROOM - 16) / 4 * 3;
+	if ((size_t)count + 2 < raw_cap)
+		raw_cap = (size_t)count + 2;
+	struct read_stream *r = calloc(1, sizeof *r + raw_cap);
+	if (!r)
+		return gd_err_errno(err, ENOMEM, "failed to read file");
+	r->h = fh_acquire(id);
+	if (!r->h) {
+		free(r);
+		no_handle(err, id);
+		return -EBADF;
 	}
+	r->want = (size_t)count;
+	r->raw_cap = raw_cap;
+	/* the first read here, so that a failing read is an error reply, as in qemu-ga */
 	bool eof = false;
-	ssize_t got = count ? read_full(fh_fd(h), buf, (size_t)count, &eof) : 0;
-	if (got < 0) {
-		gd_err_errno(err, errno, "failed to read file '%s'", fh_path(h));
-		fh_release(h);
-		free(buf);
-		return NULL;
+	ssize_t n = count ? read_full(fh_fd(r->h), r->raw, raw_cap < (size_t)count ? raw_cap
+									: (size_t)count, &eof)
+			  : 0;
+	if (n < 0) {
+		int e = errno;
+		gd_err_errno(err, e, "failed to read file '%s'", fh_path(r->h));
+		read_release(r);
+		return -e;
 	}
-	fh_release(h);
-	size_t len = gd_b64_encode(buf, buf, (size_t)got);
-	json_t *s = json_stringn_nocheck(buf, len);   /* base64 is ASCII: no UTF-8 check needed */
-	free(buf);
-	json_t *ret = s ? json_pack("{s:I, s:o, s:b}", "count", (json_int_t)got, "buf-b64", s, "eof",
-				    eof)
-			: NULL;
-	if (!ret)
-		gd_err_errno(err, ENOMEM, "failed to read file");
-	return ret;
+	r->got = r->nraw = (size_t)n;
+	r->eof = eof;
+	r->end = eof || r->got == r->want || (size_t)n < (raw_cap < (size_t)count ? raw_cap
+									       : (size_t)count);
+	st->next = read_next;
+	st->release = read_release;
+	st->ctx = r;
+	st->piece_max = gd_b64_encoded_len(raw_cap) + FRAME_ROOM + 16;
+	return 0;
 }
 
 json_t *cmd_guest_file_write(json_t *args, struct gd_err *err)
