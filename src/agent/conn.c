@@ -574,6 +574,7 @@ static void pump(struct conn *cn)
 			cn->reading = false;
 		}
 		resume_streams(cn);
+		maybe_finish(cn);
 	}
 	conn_unref(cn);
 }
