@@ -178,8 +178,13 @@ static void test_args_real_table(void **state)
 			assert_non_null(cmdtab[i].args[j].name);
 			assert_true(cmdtab[i].args[j].types != 0);
 		}
-		assert_true(cmdtab[i].runs == GD_RUN_POOL ? cmdtab[i].pool_fn != NULL
-							  : cmdtab[i].loop_fn != NULL);
+		/* exactly the handler its kind runs */
+		const struct gd_cmd *c = &cmdtab[i];
+		int handlers = !!c->loop_fn + !!c->pool_fn + !!c->stream_fn;
+		assert_int_equal(handlers, 1);
+		assert_true(c->runs == GD_RUN_POOL     ? c->pool_fn != NULL
+			    : c->runs == GD_RUN_STREAM ? c->stream_fn != NULL
+						       : c->loop_fn != NULL);
 	}
 	assert_null(cmdtab_find("guest-no-such-command"));
 	assert_null(cmdtab_find(""));
