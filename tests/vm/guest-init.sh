@@ -1,6 +1,6 @@
 #!/bin/busybox sh
 # /init of the guestd test VM (tests/vm). Busybox only.
-#   kernel command line: gd.stat=N   print the agent's context-switch count every N s (0: off)
+#   kernel command line: gd.stat=N   print the agent's context switches, RSS, CPU every N s (0: off)
 #                        gd.shell=1  start a shell on the console (tests/vm/run-vm.sh --shell)
 #                        gd.noagent=1  do not start the agent
 /bin/busybox mkdir -p /proc /sys /dev /run /tmp /bin /sbin /usr/bin /usr/sbin
@@ -72,21 +72,25 @@ if [ "$NOAGENT" != 1 ]; then
 fi
 
 # The agent's context switches, summed over its threads, read from /proc without touching the
-# agent (no fork per sample but sleep; the agent is never signalled or traced).
+# agent (no fork per sample but sleep; the agent is never signalled or traced).  VmHWM is the
+# peak RSS since the previous sample: after each sample the peak is reset to the current RSS
+# through /proc/PID/clear_refs ("5"), which only takes the mm's lock and never wakes the agent.
 if [ "$STAT" != 0 ] && [ -n "$AGENT_PID" ]; then
 	(
 		while :; do
-			s=0 state=dead rss=0
+			s=0 state=dead rss=0 hwm=0
 			for f in /proc/$AGENT_PID/task/*/status; do
 				[ -r "$f" ] || continue
 				while read k v rest; do
 					case $k in
 					State:) [ "$v" = Z ] || state=alive ;;
 					VmRSS:) rss=$v ;;
+					VmHWM:) hwm=$v ;;
 					voluntary_ctxt_switches:|nonvoluntary_ctxt_switches:) s=$((s+v)) ;;
 					esac
 				done < "$f"
 			done
+			[ $state = alive ] && { echo 5 > /proc/$AGENT_PID/clear_refs; } 2>/dev/null
 			cpu=0
 			if read -r line < /proc/$AGENT_PID/stat; then
 				set -- ${line##*) }   # fields from the 3rd on: utime is the 14th, stime the 15th
@@ -94,7 +98,8 @@ if [ "$STAT" != 0 ] && [ -n "$AGENT_PID" ]; then
 			fi 2>/dev/null
 			read up idle < /proc/uptime
 			# GDSTAT <uptime> <pid> <context switches, all threads> <VmRSS kB> <CPU ticks>
-			if [ $state = alive ]; then echo "GDSTAT $up $AGENT_PID $s $rss $cpu"; else echo "GDSTAT $up $AGENT_PID dead"; fi
+			#        <VmHWM kB: peak RSS since the previous sample>
+			if [ $state = alive ]; then echo "GDSTAT $up $AGENT_PID $s $rss $cpu $hwm"; else echo "GDSTAT $up $AGENT_PID dead"; fi
 			sleep "$STAT"
 		done
 	) &

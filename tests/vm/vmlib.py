@@ -34,6 +34,9 @@ GUEST_PORT_PATH = "/dev/virtio-ports/" + PORT_NAME
 DATA_MOUNT = "/mnt/data"
 BENCH_FILE = DATA_MOUNT + "/bench-16m.bin"
 BENCH_FILE_SIZE = 16 << 20
+BIG_FILE = DATA_MOUNT + "/bench-48m.bin"   # content: bench_file_bytes(BIG_FILE_SIZE)
+BIG_FILE_SIZE = 48 << 20                    # = guest-file-read's largest count
+DATA_DISK_SIZE = 128 << 20                  # room for guestctl cp uploads in the steps
 
 # Modules the guest needs; their dependencies are added from each module's own modinfo.
 WANTED_MODULES = ["virtio", "virtio_ring", "virtio_pci", "virtio_console", "virtio_net",
@@ -477,8 +480,9 @@ def build_initramfs(agent, kernel, busybox, out):
 
 
 def build_data_disk(cache):
-    """An ext4 image (cached) holding a 16 MiB deterministic file; attached snapshot=on."""
-    img = os.path.join(cache, "data-v1.ext4")
+    """An ext4 image (cached) holding hello.txt, a 16 MiB and a 48 MiB deterministic file, with
+    free room for uploads; attached snapshot=on, so every boot starts from this content."""
+    img = os.path.join(cache, "data-v2.ext4")
     with locked(os.path.join(cache, ".lock")):
         if os.path.exists(img):
             return img
@@ -488,23 +492,25 @@ def build_data_disk(cache):
         staging = os.path.join(cache, "data-staging")
         shutil.rmtree(staging, ignore_errors=True)
         os.makedirs(staging)
-        with open(os.path.join(staging, os.path.basename(BENCH_FILE)), "wb") as f:
-            f.write(bench_file_bytes())
+        for path, size in ((BENCH_FILE, BENCH_FILE_SIZE), (BIG_FILE, BIG_FILE_SIZE)):
+            with open(os.path.join(staging, os.path.basename(path)), "wb") as f:
+                f.write(bench_file_bytes(size))
         with open(os.path.join(staging, "hello.txt"), "w") as f:
             f.write("hello from the guestd test disk\n")
         with open(img + ".tmp", "wb") as f:
-            f.truncate(64 << 20)
+            f.truncate(DATA_DISK_SIZE)
         run([mkfs, "-q", "-F", "-L", "gddata", "-d", staging, img + ".tmp"])
         os.replace(img + ".tmp", img)
         shutil.rmtree(staging, ignore_errors=True)
         return img
 
 
-def bench_file_bytes():
-    """16 MiB that do not compress away, reproducible on the host for checking reads."""
+def bench_file_bytes(size=BENCH_FILE_SIZE):
+    """SIZE bytes (a multiple of 64 KiB) that do not compress away, reproducible on the host
+    for checking reads.  The 48 MiB file starts with the 16 MiB file's bytes."""
     import hashlib
     block = b"".join(hashlib.sha256(b"guestd-%d" % i).digest() for i in range(2048))  # 64 KiB
-    return block * (BENCH_FILE_SIZE // len(block))
+    return block * (size // len(block))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,17 +738,20 @@ class VM:
         return "\n".join([l for i, l in enumerate(lines) if i not in drop][-n:])
 
     def stats(self, since=0):
-        """[(uptime, pid, context switches or None if dead, VmRSS kB, CPU seconds)] from the
-        GDSTAT lines at byte offset >= SINCE of the console log (USER_HZ taken as 100)."""
+        """[(uptime, pid, context switches or None if dead, VmRSS kB, CPU seconds, VmHWM kB)]
+        from the GDSTAT lines at byte offset >= SINCE of the console log (USER_HZ taken as
+        100).  VmHWM is the peak RSS since the previous sample (the guest resets it after each
+        sample); None where a field is missing."""
         text = self.console(since)
         text = text[:text.rfind("\n") + 1]  # complete lines only
         out = []
-        pat = r"^GDSTAT (\d+\.\d+) (\d+) (\d+|dead)(?: (\d+))?(?: (\d+))?\s*$"
+        pat = r"^GDSTAT (\d+\.\d+) (\d+) (\d+|dead)(?: (\d+))?(?: (\d+))?(?: (\d+))?\s*$"
         for m in re.finditer(pat, text, re.M):
             out.append((float(m.group(1)), int(m.group(2)),
                         None if m.group(3) == "dead" else int(m.group(3)),
                         int(m.group(4)) if m.group(4) else None,
-                        int(m.group(5)) / 100.0 if m.group(5) else None))
+                        int(m.group(5)) / 100.0 if m.group(5) else None,
+                        int(m.group(6)) if m.group(6) else None))
         return out
 
     def console_size(self):
@@ -837,14 +846,21 @@ class QGA:
         chunk = self.sock.recv(1 << 20)
         if not chunk:
             raise ConnectionError("connection closed by QEMU")
+        if not isinstance(self.buf, bytearray):
+            self.buf = bytearray(self.buf)  # appends in place: tens of MiB lines stay linear
         self.buf += chunk
 
     def read_line(self, timeout=None):
         """One reply line (bytes, without the newline). 0xFF bytes are kept."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while b"\n" not in self.buf:
+        pos = 0
+        while True:
+            i = self.buf.find(b"\n", pos)
+            if i >= 0:
+                break
+            pos = len(self.buf)
             self._fill(deadline)
-        line, self.buf = self.buf.split(b"\n", 1)
+        line, self.buf = bytes(self.buf[:i]), self.buf[i + 1:]
         return line
 
     def read_reply(self, timeout=None):
