@@ -144,6 +144,94 @@ static void test_parse_depth(void **state)
 	json_decref(v);
 }
 
+/* A deterministic generator (xorshift), so failures reproduce. */
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+static json_t *random_value(int depth)
+{
+	static const char *const strs[] = { "", "a", "buf-b64", "h\xc3\xa9", "q\"uote", "back\\slash",
+					    "tab\tnl\n", "ctl\x01", "\xe2\x98\x83", "/" };
+	switch (depth > 3 ? rnd(5) : rnd(7)) {
+	case 0: return json_integer((json_int_t)rnd(2000000) - 1000000);
+	case 1: return json_string(strs[rnd(10)]);
+	case 2: return rnd(2) ? json_true() : json_false();
+	case 3: return json_null();
+	case 4: return json_real((double)rnd(1000) / 7.0);
+	case 5: {
+		json_t *a = json_array();
+		for (unsigned i = rnd(4); i > 0; i--)
+			json_array_append_new(a, random_value(depth + 1));
+		return a;
+	}
+	default: {
+		json_t *o = json_object();
+		for (unsigned i = rnd(4); i > 0; i--)
+			json_object_set_new(o, strs[rnd(10)], random_value(depth + 1));
+		return o;
+	}
+	}
+}
+
+/* Differential: random values dump alike, and random texts (valid ones and their mutations)
+ * are either declined by the fast parser or parsed to what jansson parses. */
+static void test_differential_random(void **state)
+{
+	static const char alphabet[] = "{}[]\":,\\ \t\nabtrufelnu0123456789-+.eE\x01\x7f\xc3\xff";
+	unsigned accepted = 0, mutants_accepted = 0;
+	for (int iter = 0; iter < 20000; iter++) {
+		json_t *v = random_value(0);
+		same_dump(v);
+		char *text = json_dumps(v, JSON_ENCODE_ANY);
+		size_t len = strlen(text);
+		for (int m = 0; m < 4; m++) {
+			char buf[4096];
+			size_t n = len < sizeof buf ? len : sizeof buf - 1;
+			memcpy(buf, text, n);
+			if (m > 0 && n > 0) {
+				for (unsigned k = rnd(3) + 1; k > 0 && n > 0; k--) {
+					unsigned op = rnd(3), at = rnd((unsigned)n);
+					if (op == 0)
+						buf[at] = alphabet[rnd(sizeof alphabet - 1)];
+					else if (op == 1)
+						n = at; /* truncate */
+					else if (n + 1 < sizeof buf) {
+						memmove(buf + at + 1, buf + at, n - at);
+						buf[at] = alphabet[rnd(sizeof alphabet - 1)];
+						n++;
+					}
+				}
+			}
+			json_t *fast = gd_json_load_fast(buf, n, 0);
+			json_error_t je;
+			json_t *slow = json_loadb(buf, n, JSON_DECODE_ANY, &je);
+			if (fast) {
+				accepted++;
+				mutants_accepted += m > 0;
+				if (!slow || !json_equal(fast, slow))
+					fail_msg("fast parser accepted what jansson %s: %.*s",
+						 slow ? "parses differently" : "refuses", (int)n, buf);
+			}
+			if (m == 0 && slow && !json_equal(slow, v) && !json_is_real(v))
+				fail_msg("round trip changed the value: %s", text);
+			json_decref(fast);
+			json_decref(slow);
+		}
+		free(text);
+		json_decref(v);
+	}
+	/* the comparison means something only if the fast parser took many texts, mutants too */
+	print_message("fast parser took %u texts, %u of them mutants\n", accepted, mutants_accepted);
+	assert_true(accepted > 2000);
+	assert_true(mutants_accepted > 200);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_dump_large_string),
 		cmocka_unit_test(test_parse_subset),
 		cmocka_unit_test(test_parse_depth),
+		cmocka_unit_test(test_differential_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
