@@ -391,6 +391,17 @@ static void usage(FILE *out)
 	fprintf(out, "\n-m/-p may be given several times to listen on several channels.\n");
 }
 
+/* The option getopt_long returned c for (long options return 0x100 + index), or NULL. */
+static const struct opt *opt_of(int c)
+{
+	if (c >= 0x100 && c < 0x100 + (int)NOPTS)
+		return &opts[c - 0x100];
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts[i].shortopt && opts[i].shortopt == c)
+			return &opts[i];
+	return NULL;
+}
+
 enum config_action config_load(struct config *cfg, int argc, char **argv)
 {
 	struct option lopts[NOPTS + 1];
@@ -417,13 +428,7 @@ enum config_action config_load(struct config *cfg, int argc, char **argv)
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, sopts, lopts, NULL)) != -1) {
-		const struct opt *o = NULL;
-		if (c >= 0x100)
-			o = &opts[c - 0x100];
-		else
-			for (size_t i = 0; i < NOPTS; i++)
-				if (opts[i].shortopt == c)
-					o = &opts[i];
+		const struct opt *o = opt_of(c);
 		if (c == ':') {
 			fprintf(stderr, "guestd: option '%s' needs an argument\n", argv[optind - 1]);
 			return CONFIG_EXIT_FAIL;
@@ -475,13 +480,7 @@ enum config_action config_load(struct config *cfg, int argc, char **argv)
 	bool cli_seen[NOPTS] = { false };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, sopts, lopts, NULL)) != -1) {
-		const struct opt *o = NULL;
-		if (c >= 0x100)
-			o = &opts[c - 0x100];
-		else
-			for (size_t i = 0; i < NOPTS; i++)
-				if (opts[i].shortopt == c)
-					o = &opts[i];
+		const struct opt *o = opt_of(c);
 		if (!o || o->type == OT_ACTION)
 			continue;
 		if (o->type == OT_METHOD || o->type == OT_PATH) {

@@ -13,18 +13,13 @@
 
 #include "agent/agent.h"
 #include "agent/cmdtab.h"
+#include "cmd/args.h"
 #include "cmd/filehandles.h"
 #include "guestd/base64.h"
 
 #define READ_MAX (48 * 1024 * 1024)   /* qemu-ga's QGA_READ_COUNT_MAX */
 #define READ_DEFAULT 4096
 #define PERMS_DEFAULT 0600
-
-static json_int_t int_arg(json_t *args, const char *name, json_int_t dflt)
-{
-	json_t *v = json_object_get(args, name);
-	return v ? json_integer_value(v) : dflt;
-}
 
 static json_t *bad_value(struct gd_err *err, const char *name, json_int_t v)
 {
@@ -108,7 +103,7 @@ json_t *cmd_guest_file_open(json_t *args, struct gd_err *err)
 	const char *path = json_string_value(json_object_get(args, "path"));
 	json_t *jm = json_object_get(args, "mode");
 	const char *mode = jm ? json_string_value(jm) : "r";
-	json_int_t perms = int_arg(args, "perms", PERMS_DEFAULT);
+	json_int_t perms = arg_int(args, "perms", PERMS_DEFAULT);
 	int flags = mode_flags(mode);
 	if (flags < 0) {
 		gd_err_set(err, GD_ERR_GENERIC, EINVAL, "invalid file open mode '%s'", mode);
@@ -138,7 +133,7 @@ json_t *cmd_guest_file_open(json_t *args, struct gd_err *err)
 
 json_t *cmd_guest_file_close(json_t *args, struct gd_err *err)
 {
-	json_int_t id = int_arg(args, "handle", -1);
+	json_int_t id = arg_int(args, "handle", -1);
 	int r = fh_close(id);
 	if (r == -ENOENT)
 		return no_handle(err, id);
@@ -247,8 +242,8 @@ static void read_release(void *ctx)
 
 int cmd_guest_file_read(json_t *args, struct gd_stream *st, struct gd_err *err)
 {
-	json_int_t id = int_arg(args, "handle", -1);
-	json_int_t count = int_arg(args, "count", READ_DEFAULT);
+	json_int_t id = arg_int(args, "handle", -1);
+	json_int_t count = arg_int(args, "count", READ_DEFAULT);
 	if (count < 0 || count > READ_MAX) {
 		bad_value(err, "count", count);
 		return -EINVAL;
@@ -292,7 +287,7 @@ int cmd_guest_file_read(json_t *args, struct gd_stream *st, struct gd_err *err)
 
 json_t *cmd_guest_file_write(json_t *args, struct gd_err *err)
 {
-	json_int_t id = int_arg(args, "handle", -1);
+	json_int_t id = arg_int(args, "handle", -1);
 	json_t *jb = json_object_get(args, "buf-b64");
 	const char *b64 = json_string_value(jb);
 	size_t b64len = json_string_length(jb);
@@ -308,7 +303,7 @@ json_t *cmd_guest_file_write(json_t *args, struct gd_err *err)
 			   "argument buf-b64 is not valid base64 (RFC 4648, standard alphabet, padded)");
 		return NULL;
 	}
-	json_int_t count = int_arg(args, "count", n);
+	json_int_t count = arg_int(args, "count", n);
 	if (count < 0 || count > n) {
 		free(buf);
 		return bad_value(err, "count", count);
@@ -342,8 +337,8 @@ json_t *cmd_guest_file_write(json_t *args, struct gd_err *err)
 
 json_t *cmd_guest_file_seek(json_t *args, struct gd_err *err)
 {
-	json_int_t id = int_arg(args, "handle", -1);
-	json_int_t offset = int_arg(args, "offset", 0);
+	json_int_t id = arg_int(args, "handle", -1);
+	json_int_t offset = arg_int(args, "offset", 0);
 	json_t *jw = json_object_get(args, "whence");
 	int whence;
 	if (json_is_string(jw)) {
@@ -384,7 +379,7 @@ json_t *cmd_guest_file_seek(json_t *args, struct gd_err *err)
 
 json_t *cmd_guest_file_flush(json_t *args, struct gd_err *err)
 {
-	json_int_t id = int_arg(args, "handle", -1);
+	json_int_t id = arg_int(args, "handle", -1);
 	struct fh *h = fh_acquire(id);
 	if (!h)
 		return no_handle(err, id);

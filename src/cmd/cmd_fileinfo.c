@@ -15,23 +15,12 @@
 #include <nettle/sha2.h>
 
 #include "agent/cmdtab.h"
+#include "cmd/args.h"
 #include "guestd/base64.h"
 
 #define LIST_DEFAULT 1000
 #define LIST_MAX 10000
 #define SUM_CHUNK (1024 * 1024)
-
-static json_int_t int_arg(json_t *args, const char *name, json_int_t dflt)
-{
-	json_t *v = json_object_get(args, name);
-	return v ? json_integer_value(v) : dflt;
-}
-
-static bool bool_arg(json_t *args, const char *name, bool dflt)
-{
-	json_t *v = json_object_get(args, name);
-	return v ? json_is_true(v) : dflt;
-}
 
 /* Sets obj[key] to the string s (n bytes). File names are bytes, JSON strings are UTF-8: a name
  * that is not valid UTF-8 gets '?' for each bad byte in key, and its exact bytes in key-b64. */
@@ -109,7 +98,7 @@ static void add_stat(json_t *obj, const struct stat *st, int dirfd, const char *
 json_t *cmd_guest_file_stat(json_t *args, struct gd_err *err)
 {
 	const char *path = json_string_value(json_object_get(args, "path"));
-	bool follow = bool_arg(args, "follow-symlinks", false);
+	bool follow = arg_bool(args, "follow-symlinks", false);
 	struct stat st;
 	if (fstatat(AT_FDCWD, path, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) < 0) {
 		gd_err_errno(err, errno, "cannot stat '%s'", path);
@@ -185,8 +174,8 @@ static long read_names(int dfd, char ***out)
 json_t *cmd_guest_file_list(json_t *args, struct gd_err *err)
 {
 	const char *path = json_string_value(json_object_get(args, "path"));
-	json_int_t offset = int_arg(args, "offset", 0);
-	json_int_t limit = int_arg(args, "limit", LIST_DEFAULT);
+	json_int_t offset = arg_int(args, "offset", 0);
+	json_int_t limit = arg_int(args, "limit", LIST_DEFAULT);
 	if (offset < 0) {
 		gd_err_set(err, GD_ERR_GENERIC, EINVAL, "value '%" JSON_INTEGER_FORMAT
 			   "' is invalid for argument offset", offset);

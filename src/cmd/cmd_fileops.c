@@ -12,25 +12,9 @@
 #include <unistd.h>
 
 #include "agent/cmdtab.h"
+#include "cmd/args.h"
 
 #define REMOVE_MAX_DEPTH 256
-
-static json_int_t int_arg(json_t *args, const char *name, json_int_t dflt)
-{
-	json_t *v = json_object_get(args, name);
-	return v ? json_integer_value(v) : dflt;
-}
-
-static bool bool_arg(json_t *args, const char *name, bool dflt)
-{
-	json_t *v = json_object_get(args, name);
-	return v ? json_is_true(v) : dflt;
-}
-
-static const char *str_arg(json_t *args, const char *name)
-{
-	return json_string_value(json_object_get(args, name));
-}
 
 static json_t *bad_mode(struct gd_err *err, json_int_t mode)
 {
@@ -63,9 +47,9 @@ static bool is_dir(const char *path)
 
 json_t *cmd_guest_file_mkdir(json_t *args, struct gd_err *err)
 {
-	const char *path = str_arg(args, "path");
-	json_int_t mode = int_arg(args, "mode", 0755);
-	bool parents = bool_arg(args, "parents", false);
+	const char *path = arg_str(args, "path");
+	json_int_t mode = arg_int(args, "mode", 0755);
+	bool parents = arg_bool(args, "parents", false);
 	if (mode < 0 || mode > 07777)
 		return bad_mode(err, mode);
 	if (parents) {
@@ -99,8 +83,8 @@ json_t *cmd_guest_file_mkdir(json_t *args, struct gd_err *err)
 
 json_t *cmd_guest_file_chmod(json_t *args, struct gd_err *err)
 {
-	const char *path = str_arg(args, "path");
-	json_int_t mode = int_arg(args, "mode", -1);
+	const char *path = arg_str(args, "path");
+	json_int_t mode = arg_int(args, "mode", -1);
 	if (mode < 0 || mode > 07777)
 		return bad_mode(err, mode);
 	if (chmod(path, (mode_t)mode) < 0) {
@@ -115,7 +99,7 @@ static int owner_arg(json_t *args, const char *num, const char *name, bool user,
 		     struct gd_err *err)
 {
 	json_t *jn = json_object_get(args, num);
-	const char *s = str_arg(args, name);
+	const char *s = arg_str(args, name);
 	*id = -1;
 	if (jn && s)
 		return gd_err_set(err, GD_ERR_GENERIC, EINVAL, "give '%s' or '%s', not both", num,
@@ -152,8 +136,8 @@ static int owner_arg(json_t *args, const char *num, const char *name, bool user,
 
 json_t *cmd_guest_file_chown(json_t *args, struct gd_err *err)
 {
-	const char *path = str_arg(args, "path");
-	bool follow = bool_arg(args, "follow-symlinks", false);
+	const char *path = arg_str(args, "path");
+	bool follow = arg_bool(args, "follow-symlinks", false);
 	long uid, gid;
 	if (owner_arg(args, "uid", "user", true, &uid, err) < 0 ||
 	    owner_arg(args, "gid", "group", false, &gid, err) < 0)
@@ -280,8 +264,8 @@ static int rm_tree(struct rm *rm, int dfd, int depth)
 
 json_t *cmd_guest_file_remove(json_t *args, struct gd_err *err)
 {
-	const char *path = str_arg(args, "path");
-	bool recursive = bool_arg(args, "recursive", false);
+	const char *path = arg_str(args, "path");
+	bool recursive = arg_bool(args, "recursive", false);
 	struct stat st, root;
 	if (lstat(path, &st) < 0) {
 		gd_err_errno(err, errno, "cannot remove '%s'", path);
@@ -329,8 +313,8 @@ json_t *cmd_guest_file_remove(json_t *args, struct gd_err *err)
 
 json_t *cmd_guest_file_rename(json_t *args, struct gd_err *err)
 {
-	const char *path = str_arg(args, "path");
-	const char *to = str_arg(args, "new-path");
+	const char *path = arg_str(args, "path");
+	const char *to = arg_str(args, "new-path");
 	if (rename(path, to) < 0) {
 		gd_err_errno(err, errno, "cannot rename '%s' to '%s'", path, to);
 		return NULL;
