@@ -8,7 +8,9 @@ For each agent: boot the guest and measure
   - boot-to-first-pong: QEMU start to the first guest-sync-delimited reply (s)
   - sequential pings/s over virtio-serial, one request in flight
   - guest-file-read MiB/s of a 16 MiB file on the virtio data disk, 4 MiB per read
-    (best of 3 passes; 'n/a' while the agent lacks guest-file-*)
+    (best of 3 passes; 'n/a' while the agent lacks guest-file-*), and of the 48 MiB file in
+    one 48 MiB read (guest-file-read's largest count; best of --big-passes, 0 to skip)
+  - the agent's peak RSS during each kind of read (VmHWM of the GDSTAT samples, MiB)
   - the agent's idle wake-ups/s while the host is disconnected (context switches of all its
     threads, read from /proc inside the guest)
   - the agent's RSS after the reads (VmRSS, MiB), and its CPU time per ping and per MiB read
@@ -43,7 +45,7 @@ def bench_pings(q, n):
     return n / (time.monotonic() - t0)
 
 
-def read_file_once(q, path, want_sha):
+def read_file_once(q, path, want_sha, size=vmlib.BENCH_FILE_SIZE, count=READ_COUNT):
     r = q.call("guest-file-open", {"path": path, "mode": "r"}, timeout=30)
     if "error" in r:
         if r["error"].get("class") == "CommandNotFound":
@@ -55,7 +57,7 @@ def read_file_once(q, path, want_sha):
     t0 = time.monotonic()
     try:
         while True:
-            r = q.call("guest-file-read", {"handle": h, "count": READ_COUNT}, timeout=60)
+            r = q.call("guest-file-read", {"handle": h, "count": count}, timeout=300)
             if "error" in r:
                 if r["error"].get("class") == "CommandNotFound":
                     return None
@@ -68,7 +70,7 @@ def read_file_once(q, path, want_sha):
         dt = time.monotonic() - t0
     finally:
         q.call("guest-file-close", {"handle": h}, timeout=30)
-    if total != vmlib.BENCH_FILE_SIZE or sha.hexdigest() != want_sha:
+    if total != size or sha.hexdigest() != want_sha:
         raise RuntimeError("read %d bytes with the wrong content" % total)
     return total / dt / (1 << 20)
 
@@ -79,10 +81,19 @@ def next_cpu(vm):
     return s[4] if s else None
 
 
-def bench_agent(agent, build, pings):
+def peak_rss_mib(vm, since):
+    """The agent's peak RSS (MiB) in the GDSTAT samples from console offset SINCE to the next
+    sample written from now on (VmHWM: peak since the previous sample)."""
+    vm.wait_stat(lambda s: True, vm.console_size(), timeout=10)
+    v = [x for s in vm.stats(since) for x in (s[3], s[5]) if x is not None]
+    return max(v) / 1024 if v else None
+
+
+def bench_agent(agent, build, pings, big_passes=3):
     res = {"agent": agent.name}
     kernel, initrd, disk, work = vmlib.prepare(agent, build, "bench-" + agent.name)
-    vm = vmlib.VM(work, kernel, initrd, disk)
+    # 512 MiB: a 48 MiB read makes qemu-ga hold the data, its base64 and the JSON text at once.
+    vm = vmlib.VM(work, kernel, initrd, disk, mem=512)
     try:
         q, res["first_pong_s"] = vmlib.boot_and_sync(vm)
         res["accel"] = ",".join(vm.accel_used)
@@ -92,6 +103,7 @@ def bench_agent(agent, build, pings):
         cpu1 = next_cpu(vm)
         res["ping_cpu_us"] = (cpu1 - cpu0) / pings * 1e6 if None not in (cpu0, cpu1) else None
         want = hashlib.sha256(vmlib.bench_file_bytes()).hexdigest()
+        since = vm.console_size()
         best = None
         passes = 0
         for _ in range(3):
@@ -105,6 +117,23 @@ def bench_agent(agent, build, pings):
         if passes and None not in (cpu1, cpu2):
             res["read_cpu_ms_per_mib"] = (cpu2 - cpu1) * 1000 / (passes * vmlib.BENCH_FILE_SIZE
                                                                   / (1 << 20))
+        res["read_peak_rss_mib"] = peak_rss_mib(vm, since)
+        if passes and big_passes:
+            want = hashlib.sha256(vmlib.bench_file_bytes(vmlib.BIG_FILE_SIZE)).hexdigest()
+            since = vm.console_size()
+            best = None
+            try:
+                for _ in range(big_passes):
+                    v = read_file_once(q, vmlib.BIG_FILE, want, vmlib.BIG_FILE_SIZE,
+                                       vmlib.BIG_FILE_SIZE)
+                    best = v if best is None else max(best, v)
+            except Exception as e:  # e.g. the agent killed by the OOM killer: keep the rest
+                print("[bench] %s: 48 MiB read failed: %s" % (agent.name, e), flush=True)
+                if not vm.running() or vm.stats()[-1][2] is None:
+                    raise
+                q.sync()
+            res["read48_mib_s"] = best
+            res["read48_peak_rss_mib"] = peak_rss_mib(vm, since)
         q.sync()
         c = conformance.Ctx(vm, q, agent)
         n, secs = conformance.measure_idle(c)
@@ -129,8 +158,11 @@ ROWS = [
     ("boot to first pong (s)", "first_pong_s", "%.2f"),
     ("pings/s (1 in flight)", "pings_per_s", "%.0f"),
     ("agent CPU per ping (us)", "ping_cpu_us", "%.0f"),
-    ("file read (MiB/s)", "read_mib_s", "%.1f"),
+    ("file read, 4 MiB counts (MiB/s)", "read_mib_s", "%.1f"),
     ("agent CPU per MiB read (ms)", "read_cpu_ms_per_mib", "%.0f"),
+    ("peak RSS, 4 MiB reads (MiB)", "read_peak_rss_mib", "%.1f"),
+    ("file read, 48 MiB counts (MiB/s)", "read48_mib_s", "%.1f"),
+    ("peak RSS, 48 MiB reads (MiB)", "read48_peak_rss_mib", "%.1f"),
     ("idle wakeups/s (host away)", "idle_wakeups_per_s", "%.2f"),
     ("RSS after reads (MiB)", "rss_mib", "%.1f"),
 ]
@@ -169,6 +201,8 @@ def main():
     ap.add_argument("--pings", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=1,
                     help="boot each agent this many times, interleaved; report medians")
+    ap.add_argument("--big-passes", type=int, default=3,
+                    help="48 MiB reads of the 48 MiB file per boot (best kept; 0: skip)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
     vmlib.install_signal_handlers()
@@ -188,7 +222,8 @@ def main():
             try:
                 print("[bench] round %d/%d: %s ..." % (rnd + 1, args.rounds, agent.name),
                       flush=True)
-                runs[agent.name].append(bench_agent(agent, build, args.pings))
+                runs[agent.name].append(bench_agent(agent, build, args.pings,
+                                                      args.big_passes))
             except vmlib.Skip as e:
                 print("[bench] cannot run a VM here: %s" % e, flush=True)
                 return 77
