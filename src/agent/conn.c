@@ -418,14 +418,16 @@ static int stream_suffix(struct call *c, struct gd_buf *b)
 void conn_stream_abort(struct conn *cn, struct call *c)
 {
 	/* a value cut short cannot be mended: the connection ends (the peer sees EOF, not a
-	 * truncated reply followed by others) */
+	 * truncated reply followed by others). Close first: finishing the call may drop the last
+	 * reference to cn once it is closing. */
+	c->streaming = false; /* close_with must not abort it a second time */
 	if (c->marker) {
 		c->marker->stream = NULL; /* dropped with the output when the connection closes */
 		c->marker = NULL;
 	}
+	close_with(cn, UV_ENOMEM);
 	call_unlink(cn, c);
 	call_finish(cn, c, false);
-	close_with(cn, UV_ENOMEM);
 }
 
 void conn_stream_piece(struct conn *cn, struct call *c)
