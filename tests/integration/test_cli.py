@@ -5,6 +5,7 @@ statuses; guest-shutdown run for real against a fake shutdown program in a priva
 namespace."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -240,6 +241,33 @@ class Signals(Tmp):
             os.kill(pid, signal.SIGTERM)
         self.assertTrue(wait_for(lambda: not alive(pid), 10), "daemon stops on SIGTERM")
         self.assertFalse(os.path.exists(sock))
+        self.assertFalse(os.path.exists(pidfile))
+
+    def test_daemonize_default_pidfile(self):
+        """-d without -f: GD_DEFAULT_STATEDIR/guestd.pid (build/gd_config.h), as qemu-ga's
+        /var/run/qemu-ga.pid. Only where that directory exists and no agent uses the file."""
+        conf_h = os.path.join(os.path.dirname(gdtest.AGENT), "gd_config.h")
+        try:
+            with open(conf_h) as f:
+                statedir = re.search(r'GD_DEFAULT_STATEDIR "([^"]*)"', f.read()).group(1)
+        except (OSError, AttributeError):
+            self.skipTest(f"no GD_DEFAULT_STATEDIR in {conf_h}")
+        pidfile = os.path.join(statedir, "guestd.pid")
+        if not os.path.isdir(statedir) or not os.access(statedir, os.W_OK):
+            self.skipTest(f"{statedir} does not exist or is not writable")
+        if os.path.exists(pidfile):
+            self.skipTest(f"{pidfile} exists")
+        sock = self.p("s")
+        r = self.run_agent(*self.unix(sock, "-d"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(pidfile) as f:
+            pid = int(f.read())
+        try:
+            self.assertTrue(alive(pid))
+            self.assertTrue(answers(sock))
+        finally:
+            os.kill(pid, signal.SIGTERM)
+        self.assertTrue(wait_for(lambda: not alive(pid), 10))
         self.assertFalse(os.path.exists(pidfile))
 
     def test_daemonize_startup_error(self):
