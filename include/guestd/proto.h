@@ -37,6 +37,13 @@ int gd_buf_reserve(struct gd_buf *b, size_t more);
 int gd_buf_append(struct gd_buf *b, const void *p, size_t n);
 void gd_buf_free(struct gd_buf *b);
 
+/* Appends what gd_reply_dump(gd_reply_return(ret, tag, id), ff) would, without building the
+ * reply object (all borrowed; NULL ret is {}). */
+int gd_reply_dump_return(json_t *ret, json_t *tag, json_t *id, bool ff, struct gd_buf *out);
+/* The end of a reply after its return value: ', "tag": T, "id": I}' and '\n' (tag and id
+ * borrowed, may be NULL), for values written in pieces. */
+int gd_reply_dump_tail(json_t *tag, json_t *id, struct gd_buf *out);
+
 /* Appends the wire form of reply (borrowed) to out: an optional 0xFF, the JSON text in qemu-ga's
  * spacing, and one '\n'. Returns 0 or -ENOMEM. */
 int gd_reply_dump(json_t *reply, bool ff, struct gd_buf *out);

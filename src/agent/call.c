@@ -8,13 +8,13 @@
 
 void call_return(struct call *c, json_t *ret)
 {
-	json_t *reply = NULL;
-	if (c->cmd && (c->cmd->flags & GD_CMD_NO_SUCCESS_REPLY))
-		json_decref(ret);
-	else
-		reply = gd_reply_return(ret, c->req.tag, c->req.id);
 	c->done = true;
-	conn_call_done(c->conn, c, reply);
+	if (c->cmd && (c->cmd->flags & GD_CMD_NO_SUCCESS_REPLY)) {
+		json_decref(ret);
+		conn_call_done(c->conn, c, NULL);
+		return;
+	}
+	conn_call_return(c->conn, c, ret);
 }
 
 void call_return_wire(struct call *c)

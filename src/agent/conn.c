@@ -67,6 +67,7 @@ static void conn_free(struct conn *cn)
 	free(cn->inbuf);
 	chunks_free(cn->out_head);
 	chunks_free(cn->writing);
+	chunks_free(cn->spare);
 	free(cn);
 }
 
@@ -276,7 +277,10 @@ static void flush(struct conn *cn)
 		cn->in_flight -= ch->replies;
 		cn->out_head = ch->next;
 		ch->next = NULL;
-		big |= chunks_free(ch);
+		if (!cn->spare && ch->buf.cap <= SMALL_CHUNK * 2)
+			cn->spare = ch; /* one reply after another: no malloc/free per reply */
+		else
+			big |= chunks_free(ch);
 	}
 	if (big)
 		pf_mem_trim();
@@ -319,9 +323,14 @@ static void flush(struct conn *cn)
 
 static struct outchunk *chunk_append(struct conn *cn)
 {
-	struct outchunk *ch = calloc(1, sizeof *ch);
-	if (!ch)
+	struct outchunk *ch = cn->spare;
+	if (ch) {
+		cn->spare = NULL;
+		ch->buf.len = ch->off = 0;
+		ch->replies = 0;
+	} else if (!(ch = calloc(1, sizeof *ch))) {
 		return NULL;
+	}
 	if (cn->out_tail)
 		cn->out_tail->next = ch;
 	else
@@ -352,24 +361,45 @@ static void call_finish(struct conn *cn, struct call *c, bool queued)
 	conn_unref(cn);
 }
 
-void conn_call_done(struct conn *cn, struct call *c, json_t *reply)
+/* The chunk small replies are added to: the last one, unless it is big or a stream's place. */
+static struct outchunk *small_chunk(struct conn *cn)
+{
+	struct outchunk *ch = cn->out_tail;
+	if (!ch || ch->stream || ch->buf.len >= SMALL_CHUNK)
+		ch = chunk_append(cn);
+	return ch;
+}
+
+/* Writes c's reply (an object, or the return value ret) into the output and finishes c. */
+static void reply_done(struct conn *cn, struct call *c, json_t *reply, json_t *ret, bool is_ret)
 {
 	bool queued = false;
-	if (reply && call_unlink(cn, c)) {
-		struct outchunk *ch = cn->out_tail;
-		if (!ch || ch->stream || ch->buf.len >= SMALL_CHUNK)
-			ch = chunk_append(cn);
+	if (call_unlink(cn, c) && (reply || is_ret)) {
+		struct outchunk *ch = small_chunk(cn);
 		size_t before = ch ? ch->buf.len : 0;
-		if (ch && gd_reply_dump(reply, c->delimited, &ch->buf) == 0) {
+		int r = !ch ? -ENOMEM
+			: is_ret ? gd_reply_dump_return(ret, c->req.tag, c->req.id, c->delimited,
+							&ch->buf)
+				 : gd_reply_dump(reply, c->delimited, &ch->buf);
+		if (r == 0) {
 			ch->replies++;
 			cn->out_bytes += ch->buf.len - before;
 			queued = true;
 		}
-	} else if (!reply) {
-		call_unlink(cn, c);
 	}
 	json_decref(reply);
+	json_decref(ret);
 	call_finish(cn, c, queued);
+}
+
+void conn_call_done(struct conn *cn, struct call *c, json_t *reply)
+{
+	reply_done(cn, c, reply, NULL, false);
+}
+
+void conn_call_return(struct conn *cn, struct call *c, json_t *ret)
+{
+	reply_done(cn, c, NULL, ret, true);
 }
 
 void conn_call_done_wire(struct conn *cn, struct call *c, struct gd_buf *wire)
@@ -392,27 +422,6 @@ void conn_call_done_wire(struct conn *cn, struct call *c, struct gd_buf *wire)
 	}
 	gd_buf_free(wire);
 	call_finish(cn, c, queued);
-}
-
-/* ", "tag": T, "id": I}\n": the end of a streamed reply, as gd_reply_return would write it. */
-static int stream_suffix(struct call *c, struct gd_buf *b)
-{
-	static const char *const names[] = { "tag", "id" };
-	json_t *vals[] = { c->req.tag, c->req.id };
-	for (int i = 0; i < 2; i++) {
-		if (!vals[i])
-			continue;
-		char *v = json_dumps(vals[i], JSON_ENCODE_ANY);
-		int r = v ? 0 : -ENOMEM;
-		if (!r && (gd_buf_append(b, ", \"", 3) < 0 ||
-			   gd_buf_append(b, names[i], strlen(names[i])) < 0 ||
-			   gd_buf_append(b, "\": ", 3) < 0 || gd_buf_append(b, v, strlen(v)) < 0))
-			r = -ENOMEM;
-		free(v);
-		if (r < 0)
-			return r;
-	}
-	return gd_buf_append(b, "}\n", 2);
 }
 
 void conn_stream_abort(struct conn *cn, struct call *c)
@@ -463,7 +472,7 @@ void conn_stream_piece(struct conn *cn, struct call *c)
 		conn_stream_abort(cn, c);
 		return;
 	}
-	if (c->stream_done && stream_suffix(c, &m->buf) < 0) {
+	if (c->stream_done && gd_reply_dump_tail(c->req.tag, c->req.id, &m->buf) < 0) {
 		conn_stream_abort(cn, c);
 		return;
 	}

@@ -28,6 +28,7 @@ struct conn {
 	struct outchunk *out_head;    /* replies waiting to be written, in order */
 	struct outchunk *out_tail;
 	struct outchunk *writing;     /* chunks handed to uv_write */
+	struct outchunk *spare;       /* a written small chunk kept for the next reply */
 	unsigned writing_replies;
 	size_t out_bytes;             /* bytes queued and not yet written (streams pace on it) */
 	size_t writing_bytes;         /* of which handed to uv_write */
@@ -61,6 +62,9 @@ void conn_close_all(void);
 
 /* call.c → conn.c: a call of cn has completed with reply (stolen; NULL when none is sent). */
 void conn_call_done(struct conn *cn, struct call *c, json_t *reply);
+/* A successful call: its return value ret (stolen; NULL is {}) is written without building a
+ * reply object. */
+void conn_call_return(struct conn *cn, struct call *c, json_t *ret);
 /* The same with the reply already serialised (by a worker thread): wire's buffer is taken. */
 void conn_call_done_wire(struct conn *cn, struct call *c, struct gd_buf *wire);
 /* stream.c → conn.c: c's worker produced c->piece (and maybe the last one): place it in the

@@ -101,15 +101,14 @@ static void pool_work(uv_work_t *w)
 		c->result = r;
 		return;
 	}
-	/* serialise here, off the loop: a 48 MiB read makes a 64 MiB reply, and the result is
-	 * freed here too, so it never sits beside its serialised copy on the loop */
-	json_t *reply = gd_reply_return(r, c->req.tag, c->req.id);
-	if (!reply || gd_reply_dump(reply, c->delimited, &c->wire) < 0) {
+	/* serialise here, off the loop: a large value is freed here too, so it never sits beside
+	 * its serialised copy on the loop */
+	if (gd_reply_dump_return(r, c->req.tag, c->req.id, c->delimited, &c->wire) < 0) {
 		gd_buf_free(&c->wire);
 		gd_err_set(&c->err, GD_ERR_GENERIC, ENOMEM, "out of memory for the reply of %s",
 			   c->cmd->name);
 	}
-	json_decref(reply);
+	json_decref(r);
 }
 
 static void pool_done(uv_work_t *w, int status)
