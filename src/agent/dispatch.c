@@ -159,9 +159,11 @@ void dispatch_call(struct call *c)
 		return;
 	}
 	if (!c->req.args) {
-		/* handlers always see an object */
-		json_object_set_new(c->req.root, "arguments", json_object());
-		c->req.args = json_object_get(c->req.root, "arguments");
+		/* handlers always see an object; an absent one is a shared empty one (read only) */
+		static json_t *none;
+		if (!none)
+			none = json_object();
+		c->req.args = none;
 	}
 	c->cmd = cmd;
 	gd_debug("%s: run %s", c->conn->name, name);

@@ -222,6 +222,7 @@ static int cd_start(struct transport *t, bool serial, struct gd_err *err)
 		if (sigio) {
 			uv_signal_init(t->loop, sigio);
 			uv_signal_start(sigio, on_sigio, SIGIO);
+			uv_unref((uv_handle_t *)sigio); /* never the reason the loop runs on */
 		}
 	}
 	int r = open_device(cd);
@@ -229,6 +230,10 @@ static int cd_start(struct transport *t, bool serial, struct gd_err *err)
 		bool missing = r == -ENOENT || r == -ENXIO || r == -ENODEV;
 		if (!missing || !agent.cfg.retry_path) {
 			free(cd);
+			if (!chardevs && sigio) {
+				uv_close((uv_handle_t *)sigio, (uv_close_cb)free);
+				sigio = NULL;
+			}
 			return gd_err_set(err, GD_ERR_GENERIC, -r, "%s %s: %s%s", t->ops->method, t->path,
 					  strerror(-r), missing ? " (use --retry-path to wait for it)" : "");
 		}
