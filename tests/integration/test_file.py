@@ -4,6 +4,7 @@ handle commands, guestd's stat/list/mkdir/chmod/chown/remove/rename/checksum, ev
 symlink behaviour, and guestctl cp/cat/ls/stat. Every reply is checked against schema/."""
 import base64
 import errno
+import json
 import hashlib
 import os
 import pwd
@@ -308,6 +309,19 @@ class HandleCap(FileTest):
         self.close(hs.pop())
         hs.append(self.open("/dev/null"))
         for h in hs:
+            self.close(h)
+
+
+class DefaultHandleCap(FileTest):
+    def test_default_cap_is_256(self):
+        """PROTOCOL.md §6: the default cap is 256 handles."""
+        self.c.send("".join(json.dumps({"execute": "guest-file-open", "arguments": {"path": "/dev/null"}})
+                            for _ in range(257)))
+        replies = [self.c.reply() for _ in range(257)]
+        handles = [r["return"] for r in replies[:256]]
+        self.assertEqual(len(set(handles)), 256)
+        self.assertEqual(replies[256]["error"]["errno"], "EMFILE")
+        for h in handles:
             self.close(h)
 
 

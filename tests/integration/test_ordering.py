@@ -98,6 +98,25 @@ class Ordering(gdtest.AgentTest):
         self.assertEqual(seen, set(range(200)))
 
 
+class DefaultCap(gdtest.AgentTest):
+    def test_default_cap_is_64(self):
+        """PROTOCOL.md §4: 64 requests in flight by default. With 63 slow ones a tagged ping is
+        read and answered at once; with 64 it waits for a slot."""
+        self.c.send("".join(json.dumps(sleep_req(600, tag=i)) for i in range(63))
+                    + '{"execute":"guest-ping","tag":"p"}')
+        t0 = time.monotonic()
+        self.assertEqual(self.c.reply(), {"return": {}, "tag": "p"})
+        self.assertLess(time.monotonic() - t0, 0.4)
+        for _ in range(63):
+            self.c.reply()
+        self.c.send("".join(json.dumps(sleep_req(600, tag=i)) for i in range(64))
+                    + '{"execute":"guest-ping","tag":"p"}')
+        first = self.c.reply()
+        self.assertNotEqual(first.get("tag"), "p")
+        for _ in range(64):
+            self.c.reply()
+
+
 class Backpressure(gdtest.AgentTest):
     agent_args = ("--max-in-flight", "4")
 
