@@ -48,6 +48,7 @@ struct call {
 	bool streaming;             /* the stream handler accepted: pieces follow */
 	bool producing;             /* a piece is being produced on a worker */
 	bool stream_done;           /* the last piece has been produced */
+	bool piece_oom;             /* no memory for the piece: the stream cannot go on */
 	bool tagged;                /* has a "tag": runs concurrently (§4) */
 	bool started, done;
 	bool delimited;             /* write 0xFF before the reply (guest-sync-delimited) */

@@ -441,7 +441,7 @@ void conn_stream_abort(struct conn *cn, struct call *c)
 
 void conn_stream_piece(struct conn *cn, struct call *c)
 {
-	if (cn->closing || (c->piece.len == 0 && !c->stream_done)) {
+	if (cn->closing || c->piece_oom) {
 		if (!cn->closing)
 			gd_err_log("%s: %s: out of memory in a streamed reply", cn->name,
 				   c->req.execute);

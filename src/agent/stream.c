@@ -19,7 +19,8 @@ static void produce_work(uv_work_t *w)
 			     ? c->stream.piece_max : GD_STREAM_PIECE;
 	if (gd_buf_reserve(&c->piece, cap) < 0) {
 		c->piece.len = 0;
-		return; /* conn.c ends the connection: a value cut short cannot be mended */
+		c->piece_oom = true; /* conn.c ends the connection: a value cut short is no reply */
+		return;
 	}
 	c->piece.len = c->stream.next(c->stream.ctx, c->piece.data, cap, &c->stream_done);
 }
