@@ -411,6 +411,7 @@ void conn_call_done_wire(struct conn *cn, struct call *c, struct gd_buf *wire)
 		if (wire->len < SMALL_CHUNK && ch && !ch->stream && ch->buf.len < SMALL_CHUNK) {
 			queued = gd_buf_append(&ch->buf, wire->data, wire->len) == 0;
 		} else if ((ch = chunk_append(cn))) {
+			gd_buf_free(&ch->buf); /* a reused chunk's own buffer */
 			ch->buf = *wire; /* a big reply is written from the worker's buffer */
 			memset(wire, 0, sizeof *wire);
 			queued = true;
