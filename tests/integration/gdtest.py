@@ -98,18 +98,31 @@ class Agent:
         self.dir = tempfile.mkdtemp(prefix="guestd-test-")
         self.sock = os.path.join(self.dir, "sock")
         self.binary = binary or AGENT
-        cmd = [self.binary, "-m", "unix-listen", "-p", self.sock, "-t", self.dir,
+        # GUESTD_WRAP runs the agent under a tool, e.g. "valgrind --error-exitcode=99 -q"
+        wrap = os.environ.get("GUESTD_WRAP", "").split()
+        cmd = [*wrap, self.binary, "-m", "unix-listen", "-p", self.sock, "-t", self.dir,
                "-c", os.path.join(self.dir, "none.conf"), *extra]
         open(os.path.join(self.dir, "none.conf"), "w").close()
         self.stderr = open(os.path.join(self.dir, "stderr"), "w+")
         self.proc = subprocess.Popen(cmd, stderr=self.stderr, env=env)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
+        deadline = time.monotonic() + (60 if wrap else 10)
+        while not self._listening():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"agent exited {self.proc.returncode}: {self.log()}")
             if time.monotonic() > deadline:
-                raise RuntimeError("agent did not create its socket")
+                raise RuntimeError("agent did not listen on its socket")
             time.sleep(0.005)
+
+    def _listening(self):
+        """The socket file appears at bind(), a moment before listen(): try to connect."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def log(self):
         self.stderr.flush()
