@@ -20,7 +20,7 @@ struct config {
 	char *logfile, *pidfile, *statedir, *fsfreeze_hook, *plugin_dir, *socket_group;
 	char *allow_rpcs, *block_rpcs;   /* comma-separated command names */
 	long verbose;
-	bool daemonize, retry_path;
+	bool daemonize, retry_path, syslog;
 	long max_request_size, max_depth, max_in_flight, max_file_handles;
 	long plugin_timeout, plugin_max_output;
 	long socket_mode;

@@ -52,6 +52,8 @@ static const struct opt opts[] = {
 	  "state directory (default: " GD_DEFAULT_STATEDIR ")" },
 	{ "verbose", NULL, 'v', OT_VERBOSE, OFF(verbose), 0, 3, NULL, "log more (twice: debug)" },
 	{ "daemon", "daemonize", 'd', OT_BOOL, OFF(daemonize), 0, 0, NULL, "run in the background" },
+	{ "syslog", NULL, 0, OT_BOOL, OFF(syslog), 0, 0, NULL,
+	  "log to syslog (the default when daemonized without --logfile)" },
 	{ "allow-rpcs", NULL, 'a', OT_LIST, OFF(allow_rpcs), 0, 0, "LIST",
 	  "allow only these commands (comma-separated)" },
 	{ "block-rpcs", NULL, 'b', OT_LIST, OFF(block_rpcs), 0, 0, "LIST",

@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 			config_free(&agent.cfg);
 			return 1;
 		}
-	} else if (agent.cfg.daemonize) {
+	} else if (agent.cfg.daemonize || agent.cfg.syslog) {
 		gd_log_open(GD_LOG_SYSLOG, "guestd", NULL);
 	}
 	if (notify_ignored_daemon)
