@@ -526,6 +526,7 @@ static const char full_conf[] =
 	"statedir=/var/lib/gd\n"
 	"verbose=2\n"
 	"daemon=true\n"
+	"syslog=true\n"
 	"allow-rpcs=guest-ping,guest-info,guest-sync\n"
 	"block-rpcs=guest-exec\n"
 	"fsfreeze-hook=/etc/gd/hook\n"
