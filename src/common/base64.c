@@ -1,7 +1,11 @@
-/* Base64 (RFC 4648 standard alphabet, padded): encoding by nettle, strict decoding here. */
+/* Base64 (RFC 4648 standard alphabet, padded). Both directions are table-driven here: nettle's
+ * encoder, one character per step, was half of a 48 MiB guest-file-read's CPU time (perf), and
+ * its decoder is lenient where the protocol is strict. nettle still defines the lengths. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <nettle/base64.h>
 
@@ -12,12 +16,48 @@ size_t gd_b64_encoded_len(size_t n)
 	return BASE64_ENCODE_RAW_LENGTH(n);
 }
 
+static const char alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Every 12-bit value as its two characters: three bytes become two table loads. */
+static uint16_t pairs[4096];
+static pthread_once_t pairs_once = PTHREAD_ONCE_INIT;
+
+static void pairs_init(void)
+{
+	for (unsigned i = 0; i < 4096; i++) {
+		char two[2] = { alphabet[i >> 6], alphabet[i & 63] };
+		memcpy(&pairs[i], two, 2);
+	}
+}
+
 size_t gd_b64_encode(char *dst, const void *src, size_t n)
 {
-	base64_encode_raw(dst, n, src);
-	size_t len = BASE64_ENCODE_RAW_LENGTH(n);
-	dst[len] = 0;
-	return len;
+	pthread_once(&pairs_once, pairs_init);
+	const unsigned char *s = src;
+	char *d = dst;
+	size_t i = 0;
+	for (; i + 3 <= n; i += 3, d += 4) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+		memcpy(d, &pairs[v >> 12], 2);
+		memcpy(d + 2, &pairs[v & 0xfff], 2);
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)s[i] << 16;
+		d[0] = alphabet[v >> 18];
+		d[1] = alphabet[(v >> 12) & 63];
+		d[2] = d[3] = '=';
+		d += 4;
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
+		d[0] = alphabet[v >> 18];
+		d[1] = alphabet[(v >> 12) & 63];
+		d[2] = alphabet[(v >> 6) & 63];
+		d[3] = '=';
+		d += 4;
+	}
+	*d = 0;
+	return (size_t)(d - dst);
 }
 
 char *gd_b64_encode_alloc(const void *src, size_t n)
