@@ -17,7 +17,10 @@ struct gd_client {
 	unsigned long next_tag;
 };
 
-/* Connects to a unix socket (path) or, for "vsock:CID:PORT", a vsock. */
+/* A connected, blocking, close-on-exec unix stream socket, or a negative errno. */
+int gd_unix_connect(const char *path);
+
+/* Connects to the unix socket path. */
 int gd_client_connect(struct gd_client *c, const char *path, int timeout_ms, struct gd_err *err);
 /* Uses an open fd (a pty, a pipe pair is not supported: fd is read and written). */
 void gd_client_init_fd(struct gd_client *c, int fd, int timeout_ms);

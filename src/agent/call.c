@@ -8,7 +8,6 @@
 
 void call_return(struct call *c, json_t *ret)
 {
-	c->done = true;
 	if (c->cmd && (c->cmd->flags & GD_CMD_NO_SUCCESS_REPLY)) {
 		json_decref(ret);
 		conn_call_done(c->conn, c, NULL);
@@ -19,7 +18,6 @@ void call_return(struct call *c, json_t *ret)
 
 void call_return_wire(struct call *c)
 {
-	c->done = true;
 	conn_call_done_wire(c->conn, c, &c->wire);
 }
 
@@ -29,7 +27,6 @@ void call_fail(struct call *c, struct gd_err *err)
 		 err->desc ? err->desc : "?");
 	json_t *reply = gd_reply_error(err, c->req.tag, c->req.id);
 	gd_err_clear(err);
-	c->done = true;
 	conn_call_done(c->conn, c, reply);
 }
 

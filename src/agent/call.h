@@ -50,7 +50,7 @@ struct call {
 	bool stream_done;           /* the last piece has been produced */
 	bool piece_oom;             /* no memory for the piece: the stream cannot go on */
 	bool tagged;                /* has a "tag": runs concurrently (§4) */
-	bool started, done;
+	bool started;
 	bool delimited;             /* write 0xFF before the reply (guest-sync-delimited) */
 	uv_work_t work;             /* pool handlers */
 };

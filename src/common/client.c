@@ -28,20 +28,28 @@ void gd_client_init_fd(struct gd_client *c, int fd, int timeout_ms)
 	c->next_tag = 1;
 }
 
-int gd_client_connect(struct gd_client *c, const char *path, int timeout_ms, struct gd_err *err)
+int gd_unix_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof sa.sun_path)
-		return gd_err_set(err, GD_ERR_GENERIC, ENAMETOOLONG, "%s: path too long", path);
+		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return gd_err_errno(err, errno, "socket");
+		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		int e = errno;
 		close(fd);
-		return gd_err_errno(err, e, "connect %s", path);
+		return -e;
 	}
+	return fd;
+}
+
+int gd_client_connect(struct gd_client *c, const char *path, int timeout_ms, struct gd_err *err)
+{
+	int fd = gd_unix_connect(path);
+	if (fd < 0)
+		return gd_err_errno(err, -fd, "connect %s", path);
 	gd_client_init_fd(c, fd, timeout_ms);
 	return 0;
 }
@@ -183,6 +191,19 @@ int gd_client_reply_error(json_t *error, struct gd_err *err)
 				: GD_ERR_GENERIC, n > 0 ? n : -1, "%s", desc ? desc : "unknown error");
 }
 
+/* Consumes reply (steals it): its "return" into *ret (new reference), or its error into err. */
+static int reply_take(json_t *reply, json_t **ret, struct gd_err *err)
+{
+	json_t *e = json_object_get(reply, "error");
+	int r = 0;
+	if (e)
+		r = gd_client_reply_error(e, err);
+	else
+		*ret = json_incref(json_object_get(reply, "return"));
+	json_decref(reply);
+	return r;
+}
+
 int gd_client_sync(struct gd_client *c, struct gd_err *err)
 {
 	unsigned int id;
@@ -208,15 +229,11 @@ int gd_client_sync(struct gd_client *c, struct gd_err *err)
 		json_t *reply;
 		if ((r = gd_client_recv(c, &reply, err)) < 0)
 			return r;
-		json_t *ret = json_object_get(reply, "return");
-		bool ok = json_is_integer(ret) && json_integer_value(ret) == (json_int_t)id;
-		json_t *e = json_object_get(reply, "error");
-		if (e) {
-			r = gd_client_reply_error(e, err);
-			json_decref(reply);
+		json_t *ret;
+		if ((r = reply_take(reply, &ret, err)) < 0)
 			return r;
-		}
-		json_decref(reply);
+		bool ok = json_is_integer(ret) && json_integer_value(ret) == (json_int_t)id;
+		json_decref(ret);
 		if (ok)
 			return 0;
 		/* a reply to an older sync: keep looking */
@@ -241,14 +258,6 @@ int gd_client_call(struct gd_client *c, const char *name, json_t *args, json_t *
 			json_decref(reply); /* not ours (a late reply of an abandoned call) */
 			continue;
 		}
-		json_t *e = json_object_get(reply, "error");
-		if (e) {
-			r = gd_client_reply_error(e, err);
-			json_decref(reply);
-			return r;
-		}
-		*ret = json_incref(json_object_get(reply, "return"));
-		json_decref(reply);
-		return 0;
+		return reply_take(reply, ret, err);
 	}
 }

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
 #include "agent/conn.h"
+#include "guestd/client.h"
 #include "guestd/log.h"
 #include "transport/transport.h"
 
@@ -48,21 +48,14 @@ static int check_stale(const char *path, struct gd_err *err)
 		return errno == ENOENT ? 0 : gd_err_errno(err, errno, "%s", path);
 	if (!S_ISSOCK(st.st_mode))
 		return gd_err_set(err, GD_ERR_GENERIC, EEXIST, "%s exists and is not a socket", path);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof sa.sun_path)
-		return gd_err_set(err, GD_ERR_GENERIC, ENAMETOOLONG, "%s: path too long", path);
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return gd_err_errno(err, errno, "socket");
-	int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-	int e = errno;
-	close(fd);
-	if (r == 0)
+	int fd = gd_unix_connect(path);
+	if (fd >= 0) {
+		close(fd);
 		return gd_err_set(err, GD_ERR_GENERIC, EADDRINUSE,
 				  "%s: another agent is listening on it", path);
-	if (e != ECONNREFUSED)
-		return gd_err_errno(err, e, "%s", path);
+	}
+	if (fd != -ECONNREFUSED)
+		return gd_err_errno(err, -fd, "%s", path);
 	gd_info("removing stale socket %s", path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return gd_err_errno(err, errno, "unlink %s", path);

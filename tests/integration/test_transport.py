@@ -121,6 +121,7 @@ class UnixClients(gdtest.AgentTest):
         agent, so that no other test's work is still finishing."""
         a = gdtest.Agent()
         try:
+            time.sleep(0.3)  # the harness's probe connection (is it listening?) is closing
             before = ctxt_switches(a.proc.pid)
             time.sleep(1.5)
             self.assertEqual(ctxt_switches(a.proc.pid), before, "not connected")
