@@ -215,6 +215,19 @@ class Conn:
         self.s.close()
 
 
+def answers(path, timeout=2):
+    """Whether an agent on the unix socket path answers a ping."""
+    try:
+        c = Conn(path, timeout)
+    except OSError:
+        return False
+    try:
+        c.send('{"execute":"guest-ping"}')
+        return c.reply() == {"return": {}}
+    finally:
+        c.close()
+
+
 class AgentTest(unittest.TestCase):
     """Starts one agent per test class."""
     agent_args = ()
