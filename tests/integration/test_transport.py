@@ -185,6 +185,28 @@ class SocketFiles(unittest.TestCase):
             self.assertEqual(f.read(), "keep me")
 
 
+class SeveralListeners(unittest.TestCase):
+    def test_several_channels_at_once(self):
+        """Several -m/-p pairs: two unix sockets and a character device, all served."""
+        d = tempfile.mkdtemp()
+        a, b, link = os.path.join(d, "a"), os.path.join(d, "b"), os.path.join(d, "port")
+        host = PtyHost(link)
+        err = tempfile.TemporaryFile()
+        proc = subprocess.Popen([gdtest.AGENT, "-c", "/dev/null", "-m", "unix-listen", "-p", a,
+                                 "-m", "virtio-serial", "-p", link, "-m", "unix-listen", "-p", b],
+                                stderr=err)
+        try:
+            self.assertTrue(wait_for(lambda: gdtest.answers(a) and gdtest.answers(b)))
+            host.send('{"execute":"guest-sync","arguments":{"id":7}}')
+            self.assertEqual(host.reply(), b'{"return": 7}')
+        finally:
+            proc.terminate()
+            proc.wait()
+            host.close()
+        self.assertEqual(proc.returncode, 0)
+        self.assertFalse(os.path.exists(a) or os.path.exists(b), "both sockets removed")
+
+
 class PtyHost:
     """The host end of a character device: a pty master, with the agent's path a symlink to the
     slave (as /dev/virtio-ports/NAME is a symlink made by udev)."""
