@@ -22,7 +22,7 @@ struct conn {
 	size_t in_off, in_len, in_cap;
 	struct call *queue_head;      /* untagged calls, FIFO; the head may be running */
 	struct call *queue_tail;
-	struct call *running;         /* started calls not yet done (tagged, and the queue head) */
+	struct call *running;         /* tagged calls not yet done (untagged ones stay queued) */
 	unsigned in_flight;           /* calls not yet answered + replies not yet written */
 	unsigned max_in_flight;
 	struct outchunk *out_head;    /* replies waiting to be written, in order */
