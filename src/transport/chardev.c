@@ -29,6 +29,7 @@ struct chardev {
 	bool host_events;         /* the platform raises SIGIO on host connect/disconnect */
 	struct conn *conn;
 	uv_fs_event_t *watch;     /* while CD_WAIT_PATH */
+	char watch_dir[PATH_MAX]; /* the directory watched while CD_WAIT_PATH */
 	ino_t node_ino;           /* the node (or udev's symlink) last opened, to see it replaced */
 	struct timespec node_ctime;
 	struct chardev *next;     /* all chardevs, for SIGIO */
@@ -160,53 +161,81 @@ static bool node_new(const struct chardev *cd)
 	       st.st_ctim.tv_nsec != cd->node_ctime.tv_nsec;
 }
 
+/* The deepest existing directory on the way to path (udev makes /dev/virtio-ports itself only
+ * when the first port appears). */
+static void deepest_dir(const char *path, char *dir, size_t n)
+{
+	struct stat st;
+	snprintf(dir, n, "%s", path);
+	do {
+		char *slash = strrchr(dir, '/');
+		if (!slash || slash == dir) {
+			snprintf(dir, n, "/");
+			return;
+		}
+		*slash = 0;
+	} while (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode));
+}
+
+static void stop_watch(struct chardev *cd)
+{
+	if (cd->watch)
+		uv_close((uv_handle_t *)cd->watch, (uv_close_cb)free);
+	cd->watch = NULL;
+}
+
 static void on_path_event(uv_fs_event_t *h, const char *name, int events, int status)
 {
 	struct chardev *cd = h->data;
 	(void)name;
 	(void)events;
 	(void)status;
-	if (cd->state != CD_WAIT_PATH || !node_new(cd))
+	if (cd->state != CD_WAIT_PATH)
 		return;
-	uv_close((uv_handle_t *)cd->watch, (uv_close_cb)free);
-	cd->watch = NULL;
-	if (open_device(cd) < 0)
-		wait_path(cd); /* maybe a closer directory exists now */
+	char dir[PATH_MAX];
+	deepest_dir(cd->t->path, dir, sizeof dir);
+	if (node_new(cd) || strcmp(dir, cd->watch_dir) != 0) {
+		/* the node appeared, or a directory on the way did (or went): look again */
+		stop_watch(cd);
+		wait_path(cd);
+	}
 }
 
-/* Watches the deepest existing directory on the way to the device node. */
+/* Opens the device if a new node is there; otherwise watches the deepest existing directory on
+ * the way to it, without waking up until something in it changes. */
 static void wait_path(struct chardev *cd)
 {
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", cd->t->path);
-	struct stat st;
-	do {
-		char *slash = strrchr(dir, '/');
-		if (!slash || slash == dir) {
-			strcpy(dir, "/");
-			break;
-		}
-		*slash = 0;
-	} while (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode));
 	cd->state = CD_WAIT_PATH;
-	cd->watch = malloc(sizeof *cd->watch);
-	if (!cd->watch)
-		return;
-	uv_fs_event_init(cd->t->loop, cd->watch);
-	cd->watch->data = cd;
-	int r = uv_fs_event_start(cd->watch, on_path_event, dir, 0);
-	if (r < 0) {
-		gd_err_log("%s: cannot watch %s: %s", cd->t->path, dir, uv_strerror(r));
-		uv_close((uv_handle_t *)cd->watch, (uv_close_cb)free);
-		cd->watch = NULL;
-		return;
+	for (int tries = 0; tries < 16; tries++) {
+		/* the same node is not reopened, or a dead device would be reopened in a loop */
+		bool fresh = node_new(cd);
+		if (fresh) {
+			int r = open_device(cd);
+			if (r == 0)
+				return;
+			gd_warn("%s: %s; waiting for it to change", cd->t->path, strerror(-r));
+		}
+		deepest_dir(cd->t->path, cd->watch_dir, sizeof cd->watch_dir);
+		cd->watch = malloc(sizeof *cd->watch);
+		if (!cd->watch)
+			return;
+		uv_fs_event_init(cd->t->loop, cd->watch);
+		cd->watch->data = cd;
+		int r = uv_fs_event_start(cd->watch, on_path_event, cd->watch_dir, 0);
+		if (r < 0) {
+			gd_err_log("%s: cannot watch %s: %s", cd->t->path, cd->watch_dir,
+				   uv_strerror(r));
+			stop_watch(cd);
+			return;
+		}
+		/* what appeared between the look and the watch is seen now, or by the watch */
+		char dir[PATH_MAX];
+		deepest_dir(cd->t->path, dir, sizeof dir);
+		if ((fresh || !node_new(cd)) && strcmp(dir, cd->watch_dir) == 0)
+			return;
+		stop_watch(cd);
 	}
-	/* it may have been replaced between the hang-up and the watch; the same node is not
-	 * reopened, or a dead device would be reopened in a loop */
-	if (node_new(cd) && open_device(cd) == 0) {
-		uv_close((uv_handle_t *)cd->watch, (uv_close_cb)free);
-		cd->watch = NULL;
-	}
+	gd_err_log("%s: the path keeps changing; not watching it any more", cd->t->path);
 }
 
 static int cd_start(struct transport *t, bool serial, struct gd_err *err)
@@ -269,8 +298,7 @@ static void cd_stop(struct transport *t)
 		cd->conn->on_end = NULL; /* cd is gone by the time the close completes */
 		conn_close(cd->conn);
 	}
-	if (cd->watch)
-		uv_close((uv_handle_t *)cd->watch, (uv_close_cb)free);
+	stop_watch(cd);
 	close_fd(cd);
 	free(cd);
 	if (!chardevs && sigio) {

@@ -299,6 +299,38 @@ class CharDevice(unittest.TestCase):
         self.assertEqual(ctxt_switches(self.proc.pid), before)
 
 
+class DeviceAppears(unittest.TestCase):
+    def test_waits_for_missing_device_without_waking(self):
+        """--retry-path: the port and even its directory are missing (the module is not loaded
+        yet); the agent sleeps (no wakeups) until udev's directory and link appear, then serves."""
+        d = tempfile.mkdtemp()
+        ports = os.path.join(d, "virtio-ports")
+        link = os.path.join(ports, "org.qemu.guest_agent.0")
+        err = open(os.path.join(d, "log"), "w+")
+        proc = subprocess.Popen([gdtest.AGENT, "-m", "virtio-serial", "-p", link, "--retry-path",
+                                 "-c", "/dev/null", "-v"], stderr=err)
+        host = None
+        try:
+            time.sleep(0.3)
+            self.assertIsNone(proc.poll())
+            before = ctxt_switches(proc.pid)
+            time.sleep(1.5)
+            self.assertEqual(ctxt_switches(proc.pid), before, "woke up while the device was missing")
+            os.mkdir(ports)
+            time.sleep(0.2)
+            host = PtyHost(link)
+            with open(err.name) as f:
+                self.assertTrue(wait_for(lambda: "serving" in open(err.name).read()), f.read())
+            host.send('{"execute":"guest-ping"}')
+            self.assertEqual(host.reply(), b'{"return": {}}')
+        finally:
+            proc.terminate()
+            proc.wait()
+            if host:
+                host.close()
+            err.close()
+
+
 class Serial(CharDevice):
     method = "isa-serial"
 
