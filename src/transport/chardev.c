@@ -170,7 +170,7 @@ static void deepest_dir(const char *path, char *dir, size_t n)
 	do {
 		char *slash = strrchr(dir, '/');
 		if (!slash || slash == dir) {
-			snprintf(dir, n, "/");
+			snprintf(dir, n, slash ? "/" : "."); /* a relative name: the working directory */
 			return;
 		}
 		*slash = 0;
