@@ -215,6 +215,16 @@ class Conn:
         self.s.close()
 
 
+def wait_for(pred, timeout=5.0):
+    """Polls pred until it holds or timeout seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return bool(pred())
+
+
 def answers(path, timeout=2):
     """Whether an agent on the unix socket path answers a ping."""
     try:

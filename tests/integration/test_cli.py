@@ -19,13 +19,7 @@ import unittest
 import gdtest
 
 
-def wait_for(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return pred()
+wait_for = gdtest.wait_for
 
 
 def alive(pid):

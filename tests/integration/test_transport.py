@@ -28,13 +28,7 @@ def ctxt_switches(pid):
     return total
 
 
-def wait_for(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
+wait_for = gdtest.wait_for
 
 
 class UnixClients(gdtest.AgentTest):
