@@ -35,16 +35,6 @@ void call_set_delimited(struct call *c)
 	c->delimited = true;
 }
 
-json_t *call_tag(const struct call *c)
-{
-	return c->req.tag;
-}
-
-const char *call_name(const struct call *c)
-{
-	return c->req.execute;
-}
-
 uv_loop_t *call_loop(const struct call *c)
 {
 	return c->conn->stream ? c->conn->stream->loop : uv_default_loop();

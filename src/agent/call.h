@@ -64,10 +64,6 @@ void call_fail(struct call *c, struct gd_err *err);
 void call_return_wire(struct call *c);
 /* Asks for a 0xFF byte before the reply (guest-sync-delimited). */
 void call_set_delimited(struct call *c);
-/* The request's tag (borrowed), or NULL. */
-json_t *call_tag(const struct call *c);
-/* The command name as requested. */
-const char *call_name(const struct call *c);
 /* The event loop the call runs on. */
 uv_loop_t *call_loop(const struct call *c);
 
